@@ -16,6 +16,7 @@ the parent's size).  Specs are pool[/namespace]/image.  Uses Debian's
 python3-rados; run it with /usr/bin/python3.
 """
 
+import errno
 import json
 import struct
 import subprocess
@@ -119,7 +120,11 @@ def main(argv):
             header = 'rbd_header.' + image_info(argv[2])['id']
             try:
                 _, out = execute(cluster, pool, ns, header, 'standalone_overlay_info', b'')
-            except rados.OpNotSupported as e:
+            except rados.Error as e:
+                # python3-rados 16.2 has no exception class for EOPNOTSUPP:
+                # it raises rados.OSError carrying errno 95.
+                if getattr(e, 'errno', None) != errno.EOPNOTSUPP:
+                    raise
                 print('overlay not loaded: %s' % e)
                 return 2
             body = out[6:]

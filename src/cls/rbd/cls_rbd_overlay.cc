@@ -13,6 +13,7 @@
 // and the OSD log says why.
 
 #include <dlfcn.h>
+#include <stdlib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -55,6 +56,17 @@ const MethodEntry METHODS[] = {
     {"standalone_overlay_info", RD, standalone_overlay_info},
 };
 
+// Read from the OSD's environment: where the stock class lives (for
+// distributions that install it elsewhere), and, for tests of the refusal
+// path only, a Ceph version to assume instead of the OSD's own.
+constexpr const char* STOCK_LIBRARY_ENV = "CLS_RBD_OVERLAY_STOCK_LIBRARY";
+constexpr const char* TEST_CEPH_VERSION_ENV = "CLS_RBD_OVERLAY_TEST_CEPH_VERSION";
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
 // The OSD's own version string (libceph-common's ceph_version_to_str()).
 std::string osd_ceph_version() {
   using version_fn_t = const char* (*)();
@@ -91,23 +103,24 @@ int standalone_overlay_info(cls_method_context_t hctx, ceph::bufferlist* in,
 CLS_INIT(rbd) {
   using namespace cls::rbd::standalone;
 
-  std::string version = osd_ceph_version();
+  std::string version = env_or(TEST_CEPH_VERSION_ENV, osd_ceph_version());
+  std::string stock = env_or(STOCK_LIBRARY_ENV, STOCK_CLS_RBD_PATH);
   std::string why;
   bool ok = true;
   if (version.rfind(TARGET_CEPH_VERSION_PREFIX, 0) != 0) {
     why = "OSD is Ceph '" + version + "', the overlay targets " +
           TARGET_CEPH_VERSION_PREFIX + "x";
     ok = false;
-  } else if (!StockClass::prepare(STOCK_CLS_RBD_PATH, &why)) {
+  } else if (!StockClass::prepare(stock, &why)) {
     ok = false;
   }
   if (!ok) {
     CLS_LOG(0, "rbd standalone-clone overlay v%u: NOT overriding anything: %s",
             OVERLAY_VERSION, why.c_str());
     std::string load_why;
-    if (!StockClass::init_unrecorded(STOCK_CLS_RBD_PATH, &load_why)) {
-      CLS_LOG(0, "rbd standalone-clone overlay: stock cls_rbd unavailable too: %s",
-              load_why.c_str());
+    if (!StockClass::init_unrecorded(stock, &load_why)) {
+      CLS_LOG(0, "rbd standalone-clone overlay: stock cls_rbd unavailable too, "
+                 "class rbd has no methods: %s", load_why.c_str());
     }
     return;
   }
@@ -126,5 +139,5 @@ CLS_INIT(rbd) {
     return;
   }
   CLS_LOG(0, "rbd standalone-clone overlay v%u loaded on Ceph %s, wrapping %s",
-          OVERLAY_VERSION, version.c_str(), STOCK_CLS_RBD_PATH);
+          OVERLAY_VERSION, version.c_str(), stock.c_str());
 }
