@@ -1,0 +1,124 @@
+/*
+ * Standalone (parentless) clones for RBD: C API.
+ *
+ * A standalone clone is a copy-on-write child of another image's HEAD (no
+ * snapshot).  It needs the cls_rbd overlay on the OSDs; without it
+ * rbd_clone_standalone() fails with -EOPNOTSUPP and creates nothing.
+ * Link with -lrbd_standalone (on top of the stock librbd and librados).
+ */
+#ifndef CEPH_RBD_STANDALONE_H
+#define CEPH_RBD_STANDALONE_H
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where a child's data comes from. */
+typedef enum {
+  RBD_PARENT_TYPE_SNAPSHOT = 0,   /* a (protected or clone v2) snapshot */
+  RBD_PARENT_TYPE_STANDALONE = 1, /* another image's HEAD */
+} rbd_parent_type_t;
+
+/* How a registered child relates to its parent. */
+typedef enum {
+  RBD_CHILD_STATE_OK = 0,
+  RBD_CHILD_STATE_TRASH = 1,      /* the child is in the trash, still linked */
+  RBD_CHILD_STATE_MISSING = 2,    /* stale: no such image any more */
+  RBD_CHILD_STATE_NOT_LINKED = 3, /* stale: the image no longer reads from this parent */
+} rbd_child_state_t;
+
+typedef struct {
+  int64_t pool_id;
+  char *pool_name;
+  char *pool_namespace;
+  char *image_id;
+  char *image_name;             /* empty for MISSING children */
+  rbd_parent_type_t parent_type;
+  uint64_t parent_snap_id;      /* CEPH_NOSNAP for standalone children */
+  char *parent_snap_name;       /* empty for standalone children */
+  char *parent_image_name;      /* the image this child hangs from */
+  int depth;                    /* 1 = direct child, 2 = grandchild, ... */
+  rbd_child_state_t state;
+} rbd_standalone_child_t;
+
+typedef struct {
+  rbd_parent_type_t parent_type;
+  int64_t pool_id;
+  char *pool_name;
+  char *pool_namespace;
+  char *image_name;
+  char *image_id;
+  uint64_t snap_id;             /* CEPH_NOSNAP for a standalone parent */
+  char *snap_name;              /* empty for a standalone parent */
+  uint64_t overlap;
+} rbd_standalone_parent_info_t;
+
+/* Per-object view of a child (the seed's states, derived from the stock
+ * 2-bit object maps of child and parent chain, and the overlap). */
+#define RBD_OBJECT_STATE_NONEXISTENT 0
+#define RBD_OBJECT_STATE_EXISTS 1        /* the child's own data */
+#define RBD_OBJECT_STATE_EXISTS_PARENT 4 /* read through to the parent */
+#define RBD_OBJECT_STATE_COPIEDUP 5      /* the child's copy replaces inherited data */
+
+/* Flags of rbd_standalone_list_children(). */
+#define RBD_LIST_CHILDREN_DESCENDANTS (1 << 0) /* children of children, too */
+#define RBD_LIST_CHILDREN_SNAPSHOTS (1 << 1)   /* snapshot (clone v1/v2) children, too */
+
+/* Clones the HEAD of p_name into a new image c_name.  c_opts as for
+ * rbd_clone3 (features, order, stripe unit/count, data pool); features
+ * default to the parent's.  Errors: -EINVAL bad options or a parent name
+ * with "@snap", -ENOENT no parent, -EEXIST child exists, -EOPNOTSUPP the
+ * OSDs lack the overlay or rbd_standalone_clone_enabled is false, -EBUSY a
+ * client has the parent open for writing. */
+int rbd_clone_standalone(rados_ioctx_t p_ioctx, const char *p_name,
+                         rados_ioctx_t c_ioctx, const char *c_name,
+                         rbd_image_options_t c_opts);
+
+/* Children of image `name`: HEAD (standalone) children, and with
+ * RBD_LIST_CHILDREN_SNAPSHOTS snapshot children.  -ERANGE and *max set
+ * when `children` is too small. */
+int rbd_standalone_list_children(rados_ioctx_t ioctx, const char *name, int flags,
+                                 rbd_standalone_child_t *children, size_t *max);
+void rbd_standalone_list_children_cleanup(rbd_standalone_child_t *children,
+                                          size_t num);
+
+/* Unregisters stale HEAD children (MISSING / NOT_LINKED) of `name`;
+ * *pruned = how many. */
+int rbd_standalone_prune_children(rados_ioctx_t ioctx, const char *name,
+                                  size_t *pruned);
+
+/* Number of HEAD children of `name` (registry size). */
+int rbd_standalone_count_children(rados_ioctx_t ioctx, const char *name,
+                                  uint64_t *count);
+
+/* The parent of an open image with its type; -ENOENT if none. */
+int rbd_standalone_get_parent(rbd_image_t image, rbd_standalone_parent_info_t *info);
+void rbd_standalone_parent_info_cleanup(rbd_standalone_parent_info_t *info);
+
+/* One RBD_OBJECT_STATE_* per object of image `name`; -ERANGE and *num
+ * set when `states` is too small. */
+int rbd_standalone_object_states(rados_ioctx_t ioctx, const char *name,
+                                 uint8_t *states, size_t *num);
+
+/* Message of this thread's last failed call, for users ("" if none). */
+const char *rbd_standalone_last_error(void);
+
+/* Removes `name` unless it has standalone children (-EBUSY, with the
+ * count in the log); removing a child detaches it from its parent. */
+int rbd_standalone_remove(rados_ioctx_t ioctx, const char *name);
+
+/* The overlay version the OSD serving `name`'s header runs (-EOPNOTSUPP
+ * if none). */
+int rbd_standalone_overlay_version(rados_ioctx_t ioctx, const char *name,
+                                   uint32_t *version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CEPH_RBD_STANDALONE_H */

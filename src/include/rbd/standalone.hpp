@@ -1,0 +1,59 @@
+// -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
+//
+// Standalone (parentless) clones for RBD: C++ API.  See standalone.h.
+
+#ifndef CEPH_RBD_STANDALONE_HPP
+#define CEPH_RBD_STANDALONE_HPP
+
+#include <rados/librados.hpp>
+#include <rbd/librbd.hpp>
+
+#include <string>
+#include <vector>
+
+#include "rbd/standalone.h"
+
+namespace librbd::standalone {
+
+struct ChildInfo {
+  int64_t pool_id = -1;
+  std::string pool_name;
+  std::string pool_namespace;
+  std::string image_id;
+  std::string image_name;
+  rbd_parent_type_t parent_type = RBD_PARENT_TYPE_STANDALONE;
+  uint64_t parent_snap_id = 0;
+  std::string parent_snap_name;
+  std::string parent_image_name;
+  int depth = 1;
+  rbd_child_state_t state = RBD_CHILD_STATE_OK;
+};
+
+struct ParentInfo {
+  rbd_parent_type_t parent_type = RBD_PARENT_TYPE_SNAPSHOT;
+  int64_t pool_id = -1;
+  std::string pool_name;
+  std::string pool_namespace;
+  std::string image_name;
+  std::string image_id;
+  uint64_t snap_id = 0;
+  std::string snap_name;
+  uint64_t overlap = 0;
+};
+
+int clone(librados::IoCtx& p_ioctx, const char* p_name, librados::IoCtx& c_ioctx,
+          const char* c_name, ImageOptions& c_opts);
+int list_children(librados::IoCtx& ioctx, const std::string& name, int flags,
+                  std::vector<ChildInfo>* children);
+int prune_children(librados::IoCtx& ioctx, const std::string& name, size_t* pruned);
+int count_children(librados::IoCtx& ioctx, const std::string& name, uint64_t* count);
+int get_parent(Image& image, ParentInfo* info);
+int object_states(librados::IoCtx& ioctx, const std::string& name,
+                  std::vector<uint8_t>* states);
+const std::string& last_error();
+int remove(librados::IoCtx& ioctx, const std::string& name);
+int overlay_version(librados::IoCtx& ioctx, const std::string& name, uint32_t* version);
+
+}  // namespace librbd::standalone
+
+#endif  // CEPH_RBD_STANDALONE_HPP

@@ -1,0 +1,356 @@
+// -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
+
+#include "librbd/api/Image.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+
+#include "cls/rbd/cls_rbd_client.h"
+#include "librbd/Utils.h"
+
+namespace librbd::standalone::api {
+
+namespace cl = cls::rbd::standalone::client;
+using cls::rbd::standalone::ChildImageSpec;
+using cls::rbd::standalone::Decoder;
+using cls::rbd::standalone::DecodeError;
+using cls::rbd::standalone::Encoder;
+using cls::rbd::standalone::NOSNAP;
+using cls::rbd::standalone::ParentImageSpec;
+
+namespace {
+
+constexpr uint64_t PAGE = 4096;
+constexpr size_t MAX_IN_FLIGHT = 128;
+
+struct ImageRef {
+  librados::IoCtx ioctx;
+  std::string id;
+  std::string name;
+};
+
+// id -> name for every image of a pool namespace (stock `dir_list`), so
+// naming N children costs N/PAGE round trips, not N.
+int directory(librados::IoCtx& ioctx, std::map<std::string, std::string>* id_to_name) {
+  std::string after;
+  while (true) {
+    Encoder e;
+    e.str(after);
+    e.u64(PAGE);
+    std::string reply;
+    int r = cl::exec(ioctx, "rbd_directory", "dir_list", e.bytes(), &reply);
+    if (r == -ENOENT) {
+      return 0;
+    } else if (r < 0) {
+      return r;
+    }
+    uint32_t n = 0;
+    try {
+      Decoder d(reply);
+      n = d.u32();
+      for (uint32_t i = 0; i < n; ++i) {
+        std::string name = d.str();
+        (*id_to_name)[d.str()] = name;
+        after = name;
+      }
+    } catch (const DecodeError&) {
+      return -EBADMSG;
+    }
+    if (n < PAGE) {
+      return 0;
+    }
+  }
+}
+
+// Whether each child's header still names `parent` as its parent:
+// parent_get on every child, MAX_IN_FLIGHT at a time.
+void verify_links(librados::IoCtx& any, const ParentImageSpec& parent,
+                  std::vector<ChildInfo>* children) {
+  struct Pending {
+    ChildInfo* child;
+    librados::IoCtx ioctx;
+    librados::AioCompletion* c;
+    librados::bufferlist out;
+  };
+  std::vector<std::unique_ptr<Pending>> inflight;
+  auto drain = [&] {
+    for (auto& p : inflight) {
+      p->c->wait_for_complete();
+      int r = p->c->get_return_value();
+      p->c->release();
+      if (r == -ENOENT) {
+        p->child->state = RBD_CHILD_STATE_MISSING;
+        continue;
+      }
+      try {
+        std::string bytes(p->out.c_str(), p->out.length());
+        auto spec = cls::rbd::standalone::decode_from_string<ParentImageSpec>(bytes);
+        if (r < 0 || !(spec == parent)) {
+          p->child->state = RBD_CHILD_STATE_NOT_LINKED;
+        }
+      } catch (const DecodeError&) {
+        p->child->state = RBD_CHILD_STATE_NOT_LINKED;
+      }
+    }
+    inflight.clear();
+  };
+  for (auto& child : *children) {
+    if (child.state == RBD_CHILD_STATE_MISSING) {
+      continue;
+    }
+    auto p = std::make_unique<Pending>();
+    p->child = &child;
+    if (util::ioctx_for(any, child.pool_id, child.pool_namespace, &p->ioctx) < 0) {
+      child.state = RBD_CHILD_STATE_MISSING;
+      continue;
+    }
+    p->c = librados::Rados::aio_create_completion();
+    librados::bufferlist in;
+    p->ioctx.aio_exec(util::header_oid(child.image_id), p->c, "rbd", "parent_get", in,
+                      &p->out);
+    inflight.push_back(std::move(p));
+    if (inflight.size() >= MAX_IN_FLIGHT) {
+      drain();
+    }
+  }
+  drain();
+}
+
+int head_children(librados::IoCtx& ioctx, const ImageRef& parent, int depth,
+                  std::vector<ChildInfo>* out) {
+  std::vector<ChildImageSpec> specs;
+  int r = list_head_children(ioctx, parent.id, &specs);
+  if (r < 0) {
+    return r;
+  }
+  std::map<std::pair<int64_t, std::string>, std::map<std::string, std::string>> dirs;
+  std::vector<ChildInfo> children;
+  for (const auto& spec : specs) {
+    ChildInfo c;
+    c.pool_id = spec.pool_id;
+    c.pool_name = util::pool_name(ioctx, spec.pool_id);
+    c.pool_namespace = spec.pool_namespace;
+    c.image_id = spec.image_id;
+    c.parent_type = RBD_PARENT_TYPE_STANDALONE;
+    c.parent_snap_id = NOSNAP;
+    c.parent_image_name = parent.name;
+    c.depth = depth;
+    librados::IoCtx child_ioctx;
+    auto key = std::make_pair(spec.pool_id, spec.pool_namespace);
+    if (util::ioctx_for(ioctx, spec.pool_id, spec.pool_namespace, &child_ioctx) < 0) {
+      c.state = RBD_CHILD_STATE_MISSING;
+    } else {
+      if (dirs.count(key) == 0 && (r = directory(child_ioctx, &dirs[key])) < 0) {
+        return r;
+      }
+      auto it = dirs[key].find(spec.image_id);
+      if (it != dirs[key].end()) {
+        c.image_name = it->second;
+      } else if (util::trash_name_by_id(child_ioctx, spec.image_id, &c.image_name) == 0) {
+        c.state = RBD_CHILD_STATE_TRASH;
+      } else {
+        c.state = RBD_CHILD_STATE_MISSING;
+      }
+    }
+    children.push_back(std::move(c));
+  }
+  verify_links(ioctx, {ioctx.get_id(), ioctx.get_namespace(), parent.id, NOSNAP}, &children);
+  out->insert(out->end(), children.begin(), children.end());
+  return 0;
+}
+
+// Clone v1/v2 children of every snapshot, through the stock librbd.
+int snapshot_children(librados::IoCtx& ioctx, const ImageRef& parent, int depth,
+                      std::vector<ChildInfo>* out) {
+  std::string reply;
+  Encoder none;
+  int r = cl::exec(ioctx, util::header_oid(parent.id), "get_snapcontext", none.bytes(), &reply);
+  if (r < 0) {
+    return r;
+  }
+  std::vector<uint64_t> snap_ids;
+  try {
+    Decoder d(reply);
+    d.u64();  // snap_seq
+    for (uint32_t n = d.u32(); n > 0; --n) {
+      snap_ids.push_back(d.u64());
+    }
+  } catch (const DecodeError&) {
+    return -EBADMSG;
+  }
+  if (snap_ids.empty()) {
+    return 0;
+  }
+  librbd::RBD rbd;
+  librbd::Image image;
+  r = rbd.open_by_id_read_only(ioctx, image, parent.id.c_str(), nullptr);
+  if (r < 0) {
+    return r;
+  }
+  for (uint64_t snap_id : snap_ids) {
+    std::string snap_name;
+    std::vector<librbd::linked_image_spec_t> linked;
+    if ((r = image.snap_set_by_id(snap_id)) < 0 ||
+        (r = image.snap_get_name(snap_id, &snap_name)) < 0 ||
+        (r = image.list_children3(&linked)) < 0) {
+      return r;
+    }
+    for (const auto& l : linked) {
+      ChildInfo c;
+      c.pool_id = l.pool_id;
+      c.pool_name = l.pool_name;
+      c.pool_namespace = l.pool_namespace;
+      c.image_id = l.image_id;
+      c.image_name = l.image_name;
+      c.parent_type = RBD_PARENT_TYPE_SNAPSHOT;
+      c.parent_snap_id = snap_id;
+      c.parent_snap_name = snap_name;
+      c.parent_image_name = parent.name;
+      c.depth = depth;
+      c.state = l.trash ? RBD_CHILD_STATE_TRASH : RBD_CHILD_STATE_OK;
+      out->push_back(std::move(c));
+    }
+  }
+  return 0;
+}
+
+int children_of(librados::IoCtx& ioctx, const ImageRef& parent, int flags, int depth,
+                std::set<std::tuple<int64_t, std::string, std::string>>* visited,
+                std::vector<ChildInfo>* out) {
+  std::vector<ChildInfo> level;
+  int r = head_children(ioctx, parent, depth, &level);
+  if (r < 0) {
+    return r;
+  }
+  if ((flags & RBD_LIST_CHILDREN_SNAPSHOTS) != 0 &&
+      (r = snapshot_children(ioctx, parent, depth, &level)) < 0) {
+    return r;
+  }
+  std::sort(level.begin(), level.end(), [](const ChildInfo& a, const ChildInfo& b) {
+    return std::tie(a.pool_name, a.pool_namespace, a.image_name, a.image_id) <
+           std::tie(b.pool_name, b.pool_namespace, b.image_name, b.image_id);
+  });
+  for (const auto& c : level) {
+    out->push_back(c);
+    bool descend = (flags & RBD_LIST_CHILDREN_DESCENDANTS) != 0 &&
+                   (c.state == RBD_CHILD_STATE_OK || c.state == RBD_CHILD_STATE_TRASH) &&
+                   visited->insert({c.pool_id, c.pool_namespace, c.image_id}).second;
+    if (!descend) {
+      continue;
+    }
+    ImageRef child{{}, c.image_id, c.image_name};
+    if ((r = util::ioctx_for(ioctx, c.pool_id, c.pool_namespace, &child.ioctx)) < 0 ||
+        (r = children_of(child.ioctx, child, flags, depth + 1, visited, out)) < 0) {
+      return r;
+    }
+  }
+  return 0;
+}
+
+int resolve(librados::IoCtx& ioctx, const std::string& name, ImageRef* ref) {
+  ref->name = name;
+  int r = util::image_id_by_name(ioctx, name, &ref->id);
+  if (r < 0) {
+    return util::fail(r, "error opening image " + name);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int list_head_children(librados::IoCtx& ioctx, const std::string& image_id,
+                       std::vector<ChildImageSpec>* children) {
+  ChildImageSpec after;
+  bool more = true;
+  while (more) {
+    std::vector<ChildImageSpec> page;
+    int r = cl::standalone_children_list(ioctx, util::header_oid(image_id), after, PAGE,
+                                         &page, &more);
+    if (r == -EOPNOTSUPP) {
+      return 0;  // no overlay: there can be no HEAD children
+    } else if (r < 0) {
+      return r;
+    }
+    if (page.empty()) {
+      break;
+    }
+    children->insert(children->end(), page.begin(), page.end());
+    after = page.back();
+  }
+  return 0;
+}
+
+int list_children(librados::IoCtx& ioctx, const std::string& name, int flags,
+                  std::vector<ChildInfo>* children) {
+  ImageRef parent{ioctx, {}, {}};
+  int r = resolve(ioctx, name, &parent);
+  if (r < 0) {
+    return r;
+  }
+  std::set<std::tuple<int64_t, std::string, std::string>> visited{
+      {ioctx.get_id(), ioctx.get_namespace(), parent.id}};
+  r = children_of(ioctx, parent, flags, 1, &visited, children);
+  return r < 0 ? util::fail(r, "error listing children of " + name) : 0;
+}
+
+int prune_children(librados::IoCtx& ioctx, const std::string& name, size_t* pruned) {
+  std::vector<ChildInfo> children;
+  int r = api::list_children(ioctx, name, 0, &children);
+  if (r < 0) {
+    return r;
+  }
+  std::string parent_id;
+  util::image_id_by_name(ioctx, name, &parent_id);
+  *pruned = 0;
+  for (const auto& c : children) {
+    if (c.state != RBD_CHILD_STATE_MISSING && c.state != RBD_CHILD_STATE_NOT_LINKED) {
+      continue;
+    }
+    r = cl::child_detach(ioctx, util::header_oid(parent_id), NOSNAP,
+                         {c.pool_id, c.pool_namespace, c.image_id});
+    if (r < 0 && r != -ENOENT) {
+      return util::fail(r, "error pruning child " + c.image_id);
+    }
+    ++*pruned;
+  }
+  return 0;
+}
+
+int count_children(librados::IoCtx& ioctx, const std::string& name, uint64_t* count) {
+  std::string id;
+  int r = util::image_id_by_name(ioctx, name, &id);
+  if (r < 0) {
+    return util::fail(r, "error opening image " + name);
+  }
+  std::vector<ChildImageSpec> children;
+  r = list_head_children(ioctx, id, &children);
+  if (r < 0) {
+    return util::fail(r, "error listing children of " + name);
+  }
+  *count = children.size();
+  return 0;
+}
+
+int get_parent(librbd::Image& image, ParentInfo* info) {
+  librbd::linked_image_spec_t linked;
+  librbd::snap_spec_t snap;
+  int r = image.get_parent(&linked, &snap);
+  if (r < 0) {
+    return r;  // -ENOENT: no parent
+  }
+  info->parent_type = snap.id == NOSNAP ? RBD_PARENT_TYPE_STANDALONE : RBD_PARENT_TYPE_SNAPSHOT;
+  info->pool_id = linked.pool_id;
+  info->pool_name = linked.pool_name;
+  info->pool_namespace = linked.pool_namespace;
+  info->image_name = linked.image_name;
+  info->image_id = linked.image_id;
+  info->snap_id = snap.id;
+  info->snap_name = snap.name;
+  return image.overlap(&info->overlap);
+}
+
+}  // namespace librbd::standalone::api

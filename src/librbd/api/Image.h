@@ -1,0 +1,36 @@
+// -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
+//
+// Children and parents of images, with their parent type.
+
+#ifndef LIBRBD_STANDALONE_API_IMAGE_H
+#define LIBRBD_STANDALONE_API_IMAGE_H
+
+#include <rados/librados.hpp>
+#include <rbd/librbd.hpp>
+
+#include <string>
+#include <vector>
+
+#include "cls/rbd/cls_rbd_types.h"
+#include "rbd/standalone.hpp"
+
+namespace librbd::standalone::api {
+
+// HEAD children registered on the header of image `image_id` (all pages).
+int list_head_children(librados::IoCtx& ioctx, const std::string& image_id,
+                       std::vector<cls::rbd::standalone::ChildImageSpec>* children);
+
+// Children of `name` (flags: RBD_LIST_CHILDREN_*), each with its parent
+// type and whether its registration is stale; sorted by pool, namespace,
+// name within each level.
+int list_children(librados::IoCtx& ioctx, const std::string& name, int flags,
+                  std::vector<ChildInfo>* children);
+
+int prune_children(librados::IoCtx& ioctx, const std::string& name, size_t* pruned);
+int count_children(librados::IoCtx& ioctx, const std::string& name, uint64_t* count);
+
+int get_parent(librbd::Image& image, ParentInfo* info);
+
+}  // namespace librbd::standalone::api
+
+#endif  // LIBRBD_STANDALONE_API_IMAGE_H

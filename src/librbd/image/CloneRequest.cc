@@ -1,0 +1,277 @@
+// -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
+
+#include "librbd/image/CloneRequest.h"
+
+#include <cerrno>
+#include <list>
+
+#include "cls/rbd/cls_rbd_client.h"
+#include "cls/rbd/cls_rbd_types.h"
+#include "librbd/Utils.h"
+#include "librbd/api/Config.h"
+
+namespace librbd::standalone::image {
+
+namespace cl = cls::rbd::standalone::client;
+using cls::rbd::standalone::NOSNAP;
+using util::fail;
+
+namespace {
+
+constexpr uint64_t FEATURE_LAYERING = RBD_FEATURE_LAYERING;
+constexpr uint64_t FEATURE_OBJECT_MAP = RBD_FEATURE_OBJECT_MAP;
+// Features that describe an image's state, not what a new image may ask for.
+constexpr uint64_t FEATURES_NOT_INHERITED =
+    RBD_FEATURE_OPERATIONS | RBD_FEATURE_MIGRATING | RBD_FEATURE_NON_PRIMARY |
+    RBD_FEATURE_DIRTY_CACHE;
+constexpr int NOTIFY_TIMEOUT_MS = 5000;
+
+std::string pool_spec(librados::IoCtx& ioctx) {
+  std::string ns = ioctx.get_namespace();
+  return ioctx.get_pool_name() + (ns.empty() ? "" : "/" + ns);
+}
+
+}  // namespace
+
+const char* CloneRequest::step_name(Step step) {
+  static const char* names[] = {"validate", "check_parent_overlay", "create_child",
+                                "check_child_overlay", "register_on_parent",
+                                "check_writers", "link_child"};
+  return step < STEP_COUNT ? names[step] : "?";
+}
+
+CloneRequest::CloneRequest(librados::IoCtx& parent_ioctx, const std::string& parent_name,
+                           librados::IoCtx& child_ioctx, const std::string& child_name,
+                           librbd::ImageOptions& opts)
+    : m_parent_ioctx(parent_ioctx), m_parent_name(parent_name),
+      m_child_ioctx(child_ioctx), m_child_name(child_name), m_opts(opts) {}
+
+int CloneRequest::send() {
+  util::set_error("");
+  using StepFn = std::function<int()>;
+  const std::pair<Step, StepFn> steps[] = {
+      {VALIDATE, [this] { return validate(); }},
+      {CHECK_PARENT_OVERLAY, [this] { return check_overlay(m_parent_ioctx, m_parent_id, "parent"); }},
+      {CREATE_CHILD, [this] { return create_child(); }},
+      {CHECK_CHILD_OVERLAY, [this] { return check_overlay(m_child_ioctx, m_child_id, "child"); }},
+      {REGISTER_ON_PARENT, [this] { return register_on_parent(); }},
+      {CHECK_WRITERS, [this] { return check_writers(); }},
+      {LINK_CHILD, [this] { return link_child(); }},
+  };
+  for (const auto& [step, fn] : steps) {
+    auto fault = m_faults.find(step);
+    int r = fault != m_faults.end()
+                ? fail(fault->second, std::string("injected failure at ") + step_name(step))
+                : fn();
+    if (r < 0) {
+      rollback();
+      return r;
+    }
+  }
+  return 0;
+}
+
+void CloneRequest::rollback() {
+  for (auto it = m_undo.rbegin(); it != m_undo.rend(); ++it) {
+    (*it)();
+  }
+  m_undo.clear();
+}
+
+int CloneRequest::validate() {
+  if (m_parent_name.empty() || m_child_name.empty()) {
+    return fail(-EINVAL, "parent and child image names are required");
+  }
+  if (m_parent_name.find('@') != std::string::npos) {
+    return fail(-EINVAL, "standalone clones are made from an image's HEAD, not a "
+                         "snapshot: drop '@" +
+                             m_parent_name.substr(m_parent_name.find('@') + 1) +
+                             "' (use 'rbd clone' for snapshot clones)");
+  }
+  librbd::RBD rbd;
+  librbd::Image parent;
+  int r = rbd.open_read_only(m_parent_ioctx, parent, m_parent_name.c_str(), nullptr);
+  if (r < 0) {
+    return fail(r, "error opening parent image " + pool_spec(m_parent_ioctx) + "/" +
+                       m_parent_name);
+  }
+  uint64_t parent_features = 0;
+  librbd::image_info_t info;
+  if ((r = parent.get_id(&m_parent_id)) < 0 || (r = parent.stat(info, sizeof(info))) < 0 ||
+      (r = parent.features(&parent_features)) < 0) {
+    return fail(r, "error reading parent image " + m_parent_name);
+  }
+  uint64_t stripe_unit = parent.get_stripe_unit();
+  uint64_t stripe_count = parent.get_stripe_count();
+  m_parent_size = info.size;
+  if ((parent_features & RBD_FEATURE_MIGRATING) != 0) {
+    return fail(-EBUSY, "parent image " + m_parent_name + " is being migrated");
+  }
+  if (m_parent_size == 0) {
+    return fail(-EINVAL, "parent image " + m_parent_name + " is empty (size 0)");
+  }
+
+  std::string existing;
+  if (util::image_id_by_name(m_child_ioctx, m_child_name, &existing) == 0) {
+    return fail(-EEXIST, "image " + pool_spec(m_child_ioctx) + "/" + m_child_name +
+                             " already exists");
+  }
+
+  bool enabled = true, require_object_map = true;
+  if ((r = api::get_bool(m_parent_ioctx, m_parent_id, "rbd_standalone_clone_enabled",
+                         &enabled)) < 0 ||
+      (r = api::get_bool(m_parent_ioctx, m_parent_id,
+                         "rbd_standalone_clone_require_object_map",
+                         &require_object_map)) < 0) {
+    return r;
+  }
+  if (!enabled) {
+    return fail(-EOPNOTSUPP, "standalone clones are disabled for " + m_parent_name +
+                                 " (rbd_standalone_clone_enabled = false)");
+  }
+
+  // Options as stock clones take them; unset ones come from the parent.
+  bool is_set = false;
+  if (m_opts.is_set(RBD_IMAGE_OPTION_FEATURES, &is_set) == 0 && is_set) {
+    m_opts.get(RBD_IMAGE_OPTION_FEATURES, &m_features);
+    if ((m_features & ~static_cast<uint64_t>(RBD_FEATURES_ALL)) != 0) {
+      return fail(-EINVAL, "unknown image features requested");
+    }
+    if ((m_features & FEATURES_NOT_INHERITED) != 0) {
+      return fail(-EINVAL, "internal image features cannot be requested");
+    }
+  } else {
+    m_features = parent_features & ~FEATURES_NOT_INHERITED;
+    m_opts.set(RBD_IMAGE_OPTION_FEATURES, m_features);
+  }
+  m_features |= FEATURE_LAYERING;
+  m_opts.set(RBD_IMAGE_OPTION_FEATURES, m_features);
+  if (require_object_map && (m_features & FEATURE_OBJECT_MAP) == 0) {
+    return fail(-EINVAL, "standalone clones need the object-map feature "
+                         "(rbd_standalone_clone_require_object_map = true)");
+  }
+  if (m_opts.is_set(RBD_IMAGE_OPTION_ORDER, &is_set) == 0 && !is_set) {
+    m_opts.set(RBD_IMAGE_OPTION_ORDER, static_cast<uint64_t>(info.order));
+  }
+  bool su_set = false, sc_set = false;
+  m_opts.is_set(RBD_IMAGE_OPTION_STRIPE_UNIT, &su_set);
+  m_opts.is_set(RBD_IMAGE_OPTION_STRIPE_COUNT, &sc_set);
+  if (!su_set && !sc_set && (stripe_count > 1 || stripe_unit != info.obj_size)) {
+    m_opts.set(RBD_IMAGE_OPTION_STRIPE_UNIT, stripe_unit);
+    m_opts.set(RBD_IMAGE_OPTION_STRIPE_COUNT, stripe_count);
+  }
+  m_opts.set(RBD_IMAGE_OPTION_FORMAT, static_cast<uint64_t>(2));
+  return 0;
+}
+
+int CloneRequest::check_overlay(librados::IoCtx& ioctx, const std::string& image_id,
+                                const std::string& which) {
+  cl::OverlayInfo info;
+  int r = cl::overlay_info(ioctx, util::header_oid(image_id), &info);
+  if (r == -EOPNOTSUPP) {
+    return fail(-EOPNOTSUPP,
+                "the OSDs serving pool " + ioctx.get_pool_name() + " (" + which +
+                    " image) do not run the cls_rbd standalone-clone overlay: install "
+                    "this project's libcls_rbd.so in every OSD's 'osd class dir' "
+                    "(with links to the other stock classes) and restart the OSDs");
+  }
+  if (r < 0) {
+    return fail(r, "cannot query the cls_rbd overlay on the " + which + " image");
+  }
+  return 0;
+}
+
+int CloneRequest::create_child() {
+  librbd::RBD rbd;
+  int r = rbd.create4(m_child_ioctx, m_child_name.c_str(), m_parent_size, m_opts);
+  if (r < 0) {
+    return fail(r, "error creating child image " + pool_spec(m_child_ioctx) + "/" +
+                       m_child_name);
+  }
+  m_undo.push_back([this] {
+    librbd::RBD rbd;
+    rbd.remove(m_child_ioctx, m_child_name.c_str());
+  });
+  r = util::image_id_by_name(m_child_ioctx, m_child_name, &m_child_id);
+  if (r < 0) {
+    return fail(r, "cannot read the new child's id");
+  }
+  return 0;
+}
+
+int CloneRequest::register_on_parent() {
+  cls::rbd::standalone::ChildImageSpec child{m_child_ioctx.get_id(),
+                                             m_child_ioctx.get_namespace(), m_child_id};
+  std::string oid = util::header_oid(m_parent_id);
+  int r = cl::child_attach(m_parent_ioctx, oid, NOSNAP, child);
+  if (r < 0) {
+    return fail(r, "error registering the child on parent " + m_parent_name);
+  }
+  m_undo.push_back([this, oid, child] { cl::child_detach(m_parent_ioctx, oid, NOSNAP, child); });
+  return 0;
+}
+
+int CloneRequest::check_writers() {
+  std::string oid = util::header_oid(m_parent_id);
+  // Open clients re-read the header and, finding the marker, lose write
+  // access; a client that still watches or holds the lock is a writer.
+  librados::bufferlist empty, reply;
+  m_parent_ioctx.notify2(oid, empty, NOTIFY_TIMEOUT_MS, &reply);
+
+  std::list<obj_watch_t> watchers;
+  int r = m_parent_ioctx.list_watchers(oid, &watchers);
+  if (r < 0) {
+    return fail(r, "cannot list the parent's watchers");
+  }
+  std::string writers;
+  for (const auto& w : watchers) {
+    writers += std::string(writers.empty() ? "" : ", ") + "client." +
+               std::to_string(w.watcher_id) + " at " + w.addr;
+  }
+  int exclusive = 0;
+  std::string tag;
+  std::list<librados::locker_t> lockers;
+  r = m_parent_ioctx.list_lockers(oid, "rbd_lock", &exclusive, &tag, &lockers);
+  if (r < 0 && r != -ENOENT) {
+    return fail(r, "cannot list the parent's lock owners");
+  }
+  for (const auto& l : lockers) {
+    writers += std::string(writers.empty() ? "" : ", ") + l.client + " (lock owner) at " +
+               l.address;
+  }
+  if (!writers.empty()) {
+    return fail(-EBUSY, "parent image " + m_parent_name +
+                            " is open for writing by " + writers +
+                            ": close it there (or wait for the watch to time out) and retry");
+  }
+  // Nothing can change the parent from here on; it must still be the
+  // image the child was sized for.
+  std::string reply_size;
+  cls::rbd::standalone::Encoder e;
+  e.u64(NOSNAP);
+  r = cl::exec(m_parent_ioctx, oid, "get_size", e.bytes(), &reply_size);
+  if (r < 0 || reply_size.size() < 9) {
+    return fail(r < 0 ? r : -EBADMSG, "cannot re-read the parent's size");
+  }
+  cls::rbd::standalone::Decoder d(reply_size);
+  d.u8();
+  if (d.u64() != m_parent_size) {
+    return fail(-EBUSY, "parent image " + m_parent_name +
+                            " was resized while being cloned: retry");
+  }
+  return 0;
+}
+
+int CloneRequest::link_child() {
+  cls::rbd::standalone::ParentImageSpec parent{m_parent_ioctx.get_id(),
+                                               m_parent_ioctx.get_namespace(), m_parent_id,
+                                               NOSNAP};
+  int r = cl::standalone_parent_attach(m_child_ioctx, util::header_oid(m_child_id), parent,
+                                       m_parent_size);
+  if (r < 0) {
+    return fail(r, "error linking child " + m_child_name + " to its parent");
+  }
+  return 0;
+}
+
+}  // namespace librbd::standalone::image

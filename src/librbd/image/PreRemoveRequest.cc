@@ -1,0 +1,28 @@
+// -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
+
+#include "librbd/image/PreRemoveRequest.h"
+
+#include <cerrno>
+#include <vector>
+
+#include "librbd/Utils.h"
+#include "librbd/api/Image.h"
+
+namespace librbd::standalone::image {
+
+int PreRemoveRequest::send() {
+  std::vector<cls::rbd::standalone::ChildImageSpec> children;
+  int r = api::list_head_children(m_ioctx, m_image_id, &children);
+  if (r < 0) {
+    return util::fail(r, "cannot list the standalone children of " + m_image_name);
+  }
+  if (!children.empty()) {
+    return util::fail(-EBUSY, "image has " + std::to_string(children.size()) +
+                                  " standalone child(ren) - not removing (flatten or "
+                                  "remove them first; 'rbd children --prune' drops stale "
+                                  "registrations)");
+  }
+  return 0;
+}
+
+}  // namespace librbd::standalone::image
