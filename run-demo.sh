@@ -13,7 +13,7 @@ cluster="${build}/demo-cluster"
 cmake -S "${top}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "${build}" -j2 >/dev/null
 
-eval "$("${top}/src/vstart.sh" start --dir "${cluster}" --mon-port 40700 \
+eval "$("${top}/src/vstart.sh" start --dir "${cluster}" --mon-port 17700 \
           --class-dir "${build}/lib/rados-classes")"
 tmp="$(mktemp -d)"
 cleanup() {

@@ -9,7 +9,7 @@ set -euo pipefail
 
 vstart="$1"
 class_dir="$2"
-port="${3:-40350}"
+port="${3:-17350}"
 here="$(cd "$(dirname "$0")" && pwd)"
 cls="/usr/bin/python3 ${here}/cls_standalone.py"
 dir="$(mktemp -d /tmp/overlay-refusal.XXXXXX)"
