@@ -52,14 +52,18 @@ int object_states(librados::IoCtx& ioctx, const std::string& name,
   return api::object_states(ioctx, name, states);
 }
 
-int remove(librados::IoCtx& ioctx, const std::string& name) {
+int pre_remove(librados::IoCtx& ioctx, const std::string& name) {
   util::set_error("");
   std::string id;
   int r = util::image_id_by_name(ioctx, name, &id);
   if (r < 0) {
     return util::fail(r, "error opening image " + name);
   }
-  r = image::PreRemoveRequest(ioctx, id, name).send();
+  return image::PreRemoveRequest(ioctx, id, name).send();
+}
+
+int remove(librados::IoCtx& ioctx, const std::string& name) {
+  int r = pre_remove(ioctx, name);
   if (r < 0) {
     return r;
   }

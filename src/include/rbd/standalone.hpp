@@ -51,6 +51,9 @@ int get_parent(Image& image, ParentInfo* info);
 int object_states(librados::IoCtx& ioctx, const std::string& name,
                   std::vector<uint8_t>* states);
 const std::string& last_error();
+// -EBUSY "image has N standalone child(ren) - not removing" if `name` may
+// not be removed; remove() runs it, then the stock removal.
+int pre_remove(librados::IoCtx& ioctx, const std::string& name);
 int remove(librados::IoCtx& ioctx, const std::string& name);
 int overlay_version(librados::IoCtx& ioctx, const std::string& name, uint32_t* version);
 

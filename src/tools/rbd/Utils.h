@@ -1,0 +1,32 @@
+// -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
+//
+// Parsing and output helpers of the project's rbd CLI.
+
+#ifndef RBD_STANDALONE_CLI_UTILS_H
+#define RBD_STANDALONE_CLI_UTILS_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rbd_standalone {
+
+// "layering,exclusive-lock" (repeatable) or a number -> feature bits;
+// -EINVAL with the offending word in *bad.
+int parse_features(const std::vector<std::string>& values, uint64_t* features,
+                   std::string* bad);
+// "4M", "64K", "1G", plain bytes.
+int parse_bytes(const std::string& text, uint64_t* bytes);
+// Sizes as stock rbd prints them: "16 MiB", "1.5 GiB".
+std::string format_bytes(uint64_t bytes);
+
+std::string json_escape(const std::string& s);
+std::string xml_escape(const std::string& s);
+
+// A left-aligned text table like stock rbd's (columns two spaces apart).
+std::string render_table(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows);
+
+}  // namespace rbd_standalone
+
+#endif  // RBD_STANDALONE_CLI_UTILS_H
