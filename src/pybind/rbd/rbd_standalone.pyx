@@ -1,0 +1,257 @@
+# cython: language_level=3, embedsignature=True, binding=True
+"""Standalone (parentless) RBD clones for Python.
+
+Importing this module adds methods to the stock ``rbd.RBD`` class::
+
+    import rbd, rbd_standalone
+    rbd.RBD().clone_standalone(p_ioctx, 'parent', c_ioctx, 'child',
+                               features=None, order=None, stripe_unit=None,
+                               stripe_count=None, data_pool=None)
+    rbd.RBD().list_children_standalone(ioctx, 'parent', descendants=False)
+    rbd.RBD().parent_info_standalone(ioctx, 'child')
+    rbd.RBD().remove_standalone(ioctx, 'image')
+
+Errors raise the stock ``rbd`` exception classes (ImageNotFound,
+ImageExists, InvalidArgument, ImageBusy, OperationNotSupported, ...).
+"""
+
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free
+from rados cimport Ioctx, rados_ioctx_t
+
+import errno as _errno
+import rbd as _rbd
+
+cdef extern from "rbd/librbd.h" nogil:
+    ctypedef void* rbd_image_options_t
+    ctypedef void* rbd_image_t
+    int rbd_image_options_create(rbd_image_options_t* opts)
+    void rbd_image_options_destroy(rbd_image_options_t opts)
+    int rbd_image_options_set_uint64(rbd_image_options_t opts, int optname, uint64_t optval)
+    int rbd_image_options_set_string(rbd_image_options_t opts, int optname, const char* optval)
+    int rbd_open_read_only(rados_ioctx_t io, const char* name, rbd_image_t* image,
+                           const char* snap_name)
+    int rbd_close(rbd_image_t image)
+    enum:
+        RBD_IMAGE_OPTION_FEATURES
+        RBD_IMAGE_OPTION_ORDER
+        RBD_IMAGE_OPTION_STRIPE_UNIT
+        RBD_IMAGE_OPTION_STRIPE_COUNT
+        RBD_IMAGE_OPTION_DATA_POOL
+
+cdef extern from "rbd/standalone.h" nogil:
+    ctypedef enum rbd_parent_type_t:
+        RBD_PARENT_TYPE_SNAPSHOT
+        RBD_PARENT_TYPE_STANDALONE
+    ctypedef enum rbd_child_state_t:
+        RBD_CHILD_STATE_OK
+        RBD_CHILD_STATE_TRASH
+        RBD_CHILD_STATE_MISSING
+        RBD_CHILD_STATE_NOT_LINKED
+    ctypedef struct rbd_standalone_child_t:
+        int64_t pool_id
+        char* pool_name
+        char* pool_namespace
+        char* image_id
+        char* image_name
+        rbd_parent_type_t parent_type
+        uint64_t parent_snap_id
+        char* parent_snap_name
+        char* parent_image_name
+        int depth
+        rbd_child_state_t state
+    ctypedef struct rbd_standalone_parent_info_t:
+        rbd_parent_type_t parent_type
+        int64_t pool_id
+        char* pool_name
+        char* pool_namespace
+        char* image_name
+        char* image_id
+        uint64_t snap_id
+        char* snap_name
+        uint64_t overlap
+    int RBD_LIST_CHILDREN_DESCENDANTS
+    int RBD_LIST_CHILDREN_SNAPSHOTS
+    int rbd_clone_standalone(rados_ioctx_t p_ioctx, const char* p_name,
+                             rados_ioctx_t c_ioctx, const char* c_name,
+                             rbd_image_options_t c_opts)
+    int rbd_standalone_list_children(rados_ioctx_t ioctx, const char* name, int flags,
+                                     rbd_standalone_child_t* children, size_t* max)
+    void rbd_standalone_list_children_cleanup(rbd_standalone_child_t* children, size_t num)
+    int rbd_standalone_get_parent(rbd_image_t image, rbd_standalone_parent_info_t* info)
+    void rbd_standalone_parent_info_cleanup(rbd_standalone_parent_info_t* info)
+    int rbd_standalone_remove(rados_ioctx_t ioctx, const char* name)
+    const char* rbd_standalone_last_error()
+
+PARENT_TYPES = {RBD_PARENT_TYPE_SNAPSHOT: 'snapshot', RBD_PARENT_TYPE_STANDALONE: 'standalone'}
+CHILD_STATES = {RBD_CHILD_STATE_OK: 'ok', RBD_CHILD_STATE_TRASH: 'trash',
+                RBD_CHILD_STATE_MISSING: 'missing', RBD_CHILD_STATE_NOT_LINKED: 'not_linked'}
+
+_EXCEPTIONS = {
+    _errno.ENOENT: _rbd.ImageNotFound,
+    _errno.EEXIST: _rbd.ImageExists,
+    _errno.EINVAL: _rbd.InvalidArgument,
+    _errno.EBUSY: _rbd.ImageBusy,
+    _errno.EOPNOTSUPP: _rbd.OperationNotSupported,
+    _errno.ENOSYS: _rbd.FunctionNotSupported,
+    _errno.EPERM: _rbd.PermissionError,
+    _errno.EROFS: _rbd.ReadOnlyImage,
+    _errno.ENOTEMPTY: _rbd.ImageHasSnapshots,
+    _errno.ERANGE: _rbd.ArgumentOutOfRange,
+}
+
+
+def _raise(int ret, what):
+    """Raises the stock rbd exception for -ret, with the library's message."""
+    detail = rbd_standalone_last_error().decode('utf-8', 'replace')
+    message = '%s: %s' % (what, detail) if detail else what
+    cls = _EXCEPTIONS.get(-ret, _rbd.OSError)
+    raise cls(message, errno=-ret)
+
+
+cdef bytes _b(s):
+    if isinstance(s, bytes):
+        return s
+    if not isinstance(s, str):
+        raise TypeError('expected str, got %r' % type(s).__name__)
+    return s.encode('utf-8')
+
+
+cdef str _s(const char* p):
+    return p.decode('utf-8') if p != NULL else ''
+
+
+cdef rados_ioctx_t _io(ioctx) except NULL:
+    if not isinstance(ioctx, Ioctx):
+        raise TypeError('expected rados.Ioctx, got %r' % type(ioctx).__name__)
+    return (<Ioctx>ioctx).io
+
+
+def clone_standalone(self, p_ioctx, p_name, c_ioctx, c_name, features=None, order=None,
+                     stripe_unit=None, stripe_count=None, data_pool=None):
+    """Clone the HEAD of image ``p_name`` (no snapshot) into a new image
+    ``c_name``.  Unset options come from the parent, as ``rbd
+    clone-standalone`` does; ``data_pool`` names a pool for the child's data.
+    """
+    cdef rados_ioctx_t p = _io(p_ioctx)
+    cdef rados_ioctx_t c = _io(c_ioctx)
+    cdef bytes pn = _b(p_name)
+    cdef bytes cn = _b(c_name)
+    cdef const char* pn_c = pn
+    cdef const char* cn_c = cn
+    cdef rbd_image_options_t opts
+    cdef bytes dp
+    cdef int ret
+    rbd_image_options_create(&opts)
+    try:
+        if features is not None:
+            rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, features)
+        if order is not None:
+            rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, order)
+        if (stripe_unit is None) != (stripe_count is None):
+            raise _rbd.InvalidArgument('stripe_unit and stripe_count go together',
+                                       errno=_errno.EINVAL)
+        if stripe_unit is not None:
+            rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_STRIPE_UNIT, stripe_unit)
+            rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_STRIPE_COUNT, stripe_count)
+        if data_pool is not None:
+            dp = _b(data_pool)
+            rbd_image_options_set_string(opts, RBD_IMAGE_OPTION_DATA_POOL, dp)
+        with nogil:
+            ret = rbd_clone_standalone(p, pn_c, c, cn_c, opts)
+        if ret < 0:
+            _raise(ret, 'error creating standalone clone %s' % c_name)
+    finally:
+        rbd_image_options_destroy(opts)
+
+
+def list_children_standalone(self, ioctx, name, descendants=False, snapshots=True):
+    """Children of image ``name`` as dicts: pool, pool_namespace, image, id,
+    parent_type ('standalone' or 'snapshot'), parent_snapshot, depth, state
+    ('ok', 'trash', or stale: 'missing', 'not_linked')."""
+    cdef rados_ioctx_t io = _io(ioctx)
+    cdef bytes n = _b(name)
+    cdef const char* n_c = n
+    cdef int flags = (RBD_LIST_CHILDREN_DESCENDANTS if descendants else 0) | \
+                     (RBD_LIST_CHILDREN_SNAPSHOTS if snapshots else 0)
+    cdef size_t num = 16
+    cdef rbd_standalone_child_t* children = NULL
+    cdef int ret
+    try:
+        while True:
+            free(children)
+            children = <rbd_standalone_child_t*>calloc(num, sizeof(rbd_standalone_child_t))
+            if children == NULL:
+                raise MemoryError()
+            with nogil:
+                ret = rbd_standalone_list_children(io, n_c, flags, children, &num)
+            if ret != -_errno.ERANGE:
+                break
+        if ret < 0:
+            _raise(ret, 'error listing children of %s' % name)
+        result = []
+        for i in range(num):
+            c = children[i]
+            result.append({
+                'pool': _s(c.pool_name), 'pool_namespace': _s(c.pool_namespace),
+                'image': _s(c.image_name), 'id': _s(c.image_id),
+                'parent_type': PARENT_TYPES[c.parent_type],
+                'parent_snapshot': _s(c.parent_snap_name),
+                'parent_image': _s(c.parent_image_name),
+                'depth': c.depth, 'state': CHILD_STATES[c.state]})
+        rbd_standalone_list_children_cleanup(children, num)
+        return result
+    finally:
+        free(children)
+
+
+def parent_info_standalone(self, ioctx, name, snapshot=None):
+    """The parent of image ``name`` (at ``snapshot``) as a dict with
+    parent_type 'standalone' or 'snapshot'; raises ImageNotFound if none."""
+    cdef rados_ioctx_t io = _io(ioctx)
+    cdef bytes n = _b(name)
+    cdef bytes s
+    cdef const char* n_c = n
+    cdef const char* s_c = NULL
+    cdef rbd_image_t image
+    cdef rbd_standalone_parent_info_t info
+    cdef int ret
+    if snapshot is not None:
+        s = _b(snapshot)
+        s_c = s
+    with nogil:
+        ret = rbd_open_read_only(io, n_c, &image, s_c)
+    if ret < 0:
+        _raise(ret, 'error opening image %s' % name)
+    try:
+        with nogil:
+            ret = rbd_standalone_get_parent(image, &info)
+        if ret < 0:
+            _raise(ret, 'image %s has no parent' % name if ret == -_errno.ENOENT
+                   else 'error reading the parent of %s' % name)
+        result = {'parent_type': PARENT_TYPES[info.parent_type], 'pool_id': info.pool_id,
+                  'pool': _s(info.pool_name), 'pool_namespace': _s(info.pool_namespace),
+                  'image': _s(info.image_name), 'id': _s(info.image_id),
+                  'snap_id': info.snap_id, 'snapshot': _s(info.snap_name),
+                  'overlap': info.overlap}
+        rbd_standalone_parent_info_cleanup(&info)
+        return result
+    finally:
+        rbd_close(image)
+
+
+def remove_standalone(self, ioctx, name):
+    """Removes image ``name``; ImageBusy while it has standalone children."""
+    cdef rados_ioctx_t io = _io(ioctx)
+    cdef bytes n = _b(name)
+    cdef const char* n_c = n
+    cdef int ret
+    with nogil:
+        ret = rbd_standalone_remove(io, n_c)
+    if ret < 0:
+        _raise(ret, 'error removing image %s' % name)
+
+
+for _f in (clone_standalone, list_children_standalone, parent_info_standalone,
+           remove_standalone):
+    setattr(_rbd.RBD, _f.__name__, _f)

@@ -1,0 +1,179 @@
+"""Python bindings of standalone clones, against the live cluster (CEPH_CONF).
+
+Run with Debian's /usr/bin/python3 -m pytest, with build/lib/python on
+PYTHONPATH.  Images are checked with the stock python3-rbd.  If the cluster
+is unreachable every test errors out (never skips).
+"""
+import errno
+import os
+
+import pytest
+import rados
+import rbd
+
+import rbd_standalone  # noqa: F401  (adds the methods to rbd.RBD)
+
+MiB = 1 << 20
+BASE = rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK | rbd.RBD_FEATURE_OBJECT_MAP
+_names = iter(range(1, 1 << 30))
+
+
+def name(prefix):
+    return '%s%d' % (prefix, next(_names))
+
+
+@pytest.fixture(scope='module')
+def cluster():
+    c = rados.Rados(conffile='')
+    c.connect(timeout=20)
+    yield c
+    c.shutdown()
+
+
+@pytest.fixture(scope='module')
+def ioctx(cluster):
+    pool = 'pybind-%d' % os.getpid()
+    cluster.create_pool(pool)
+    io = cluster.open_ioctx(pool)
+    rbd.RBD().pool_init(io, True)
+    yield io
+    io.close()
+    cluster.delete_pool(pool)
+
+
+@pytest.fixture
+def parent(ioctx):
+    """A 16 MiB parent with a distinct byte per 4 MiB object."""
+    pname = name('parent')
+    rbd.RBD().create(ioctx, pname, 16 * MiB,
+                     features=BASE | rbd.RBD_FEATURE_FAST_DIFF | rbd.RBD_FEATURE_DEEP_FLATTEN)
+    with rbd.Image(ioctx, pname) as img:
+        for i in range(4):
+            img.write(bytes([0x41 + i]) * (4 * MiB), i * 4 * MiB)
+    return pname
+
+
+def test_clone_reads_parent_and_writes_stay_in_child(ioctx, parent):
+    child = name('child')
+    rbd.RBD().clone_standalone(ioctx, parent, ioctx, child)
+    with rbd.Image(ioctx, child) as img:
+        assert img.size() == 16 * MiB
+        assert img.read(4 * MiB, 16) == b'B' * 16
+        img.write(b'z' * 4096, 4 * MiB)
+        assert img.read(4 * MiB, 4096) == b'z' * 4096
+        assert img.read(4 * MiB + 4096, 16) == b'B' * 16
+    with rbd.Image(ioctx, parent, read_only=True) as img:
+        assert img.read(4 * MiB, 4096) == b'B' * 4096
+
+
+def test_features_default_to_the_parents(ioctx, parent):
+    child = name('child')
+    rbd.RBD().clone_standalone(ioctx, parent, ioctx, child)
+    with rbd.Image(ioctx, parent, read_only=True) as p, \
+            rbd.Image(ioctx, child, read_only=True) as c:
+        internal = rbd.RBD_FEATURE_OPERATIONS
+        assert c.features() & ~internal == p.features() & ~internal
+        assert c.stat()['order'] == p.stat()['order']
+
+
+def test_every_keyword(cluster, ioctx, parent):
+    data_pool = 'pybind-data-%d' % os.getpid()
+    cluster.create_pool(data_pool)
+    try:
+        child = name('child')
+        rbd.RBD().clone_standalone(ioctx, parent, ioctx, child, features=BASE, order=20,
+                                   stripe_unit=256 * 1024, stripe_count=2,
+                                   data_pool=data_pool)
+        with rbd.Image(ioctx, child, read_only=True) as img:
+            assert img.features() & BASE == BASE
+            # explicit features win over the parent's (stock create adds
+            # fast-diff to object-map by itself)
+            assert img.features() & rbd.RBD_FEATURE_DEEP_FLATTEN == 0
+            assert img.stat()['order'] == 20
+            assert img.stripe_unit() == 256 * 1024
+            assert img.stripe_count() == 2
+            assert img.data_pool_id() == cluster.pool_lookup(data_pool)
+            assert img.read(12 * MiB, 8) == b'D' * 8
+        rbd.RBD().remove_standalone(ioctx, child)
+    finally:
+        cluster.delete_pool(data_pool)
+
+
+@pytest.mark.parametrize('kwargs, exc, err', [
+    (dict(p_name='nonexistent'), rbd.ImageNotFound, errno.ENOENT),
+    (dict(p_name='{parent}@snap'), rbd.InvalidArgument, errno.EINVAL),
+    (dict(c_name='{parent}'), rbd.ImageExists, errno.EEXIST),
+    (dict(features=1 << 50), rbd.InvalidArgument, errno.EINVAL),
+    (dict(features=rbd.RBD_FEATURE_LAYERING), rbd.InvalidArgument, errno.EINVAL),
+    (dict(stripe_unit=65536), rbd.InvalidArgument, errno.EINVAL),
+])
+def test_errors_raise_stock_exceptions_and_change_nothing(ioctx, parent, kwargs, exc, err):
+    args = dict(p_name=parent, c_name=name('child'))
+    args.update({k: v.format(parent=parent) if isinstance(v, str) else v
+                 for k, v in kwargs.items()})
+    before = sorted(rbd.RBD().list(ioctx))
+    with pytest.raises(exc) as info:
+        rbd.RBD().clone_standalone(ioctx, args.pop('p_name'), ioctx, args.pop('c_name'), **args)
+    assert info.value.errno == err
+    assert str(info.value)  # carries the library's message
+    assert sorted(rbd.RBD().list(ioctx)) == before
+    assert rbd.RBD().list_children_standalone(ioctx, parent) == []
+
+
+def test_bad_ioctx_is_a_type_error(ioctx, parent):
+    with pytest.raises(TypeError):
+        rbd.RBD().clone_standalone('not an ioctx', parent, ioctx, name('child'))
+
+
+def test_parent_info_and_listing(ioctx, parent):
+    child, grandchild = name('child'), name('grandchild')
+    r = rbd.RBD()
+    r.clone_standalone(ioctx, parent, ioctx, child)
+    r.clone_standalone(ioctx, child, ioctx, grandchild)
+    info = r.parent_info_standalone(ioctx, child)
+    assert info['parent_type'] == 'standalone'
+    assert info['image'] == parent
+    assert info['snap_id'] == 0xFFFFFFFFFFFFFFFE
+    assert info['overlap'] == 16 * MiB
+    kids = r.list_children_standalone(ioctx, parent, descendants=True)
+    assert [(k['image'], k['depth'], k['parent_type'], k['state']) for k in kids] == \
+        [(child, 1, 'standalone', 'ok'), (grandchild, 2, 'standalone', 'ok')]
+    assert [k['image'] for k in r.list_children_standalone(ioctx, parent)] == [child]
+    with pytest.raises(rbd.ImageNotFound):
+        r.parent_info_standalone(ioctx, parent)
+
+
+def test_snapshot_clone_reports_snapshot_parent(ioctx, parent):
+    with rbd.Image(ioctx, parent) as img:
+        img.create_snap('s')
+        img.protect_snap('s')
+    clone = name('clone')
+    rbd.RBD().clone(ioctx, parent, 's', ioctx, clone, features=BASE)
+    info = rbd.RBD().parent_info_standalone(ioctx, clone)
+    assert (info['parent_type'], info['snapshot']) == ('snapshot', 's')
+    kids = rbd.RBD().list_children_standalone(ioctx, parent)
+    assert [(k['image'], k['parent_type'], k['parent_snapshot']) for k in kids] == \
+        [(clone, 'snapshot', 's')]
+
+
+def test_parent_is_read_only_for_stock_clients_until_last_child_goes(ioctx, parent):
+    r = rbd.RBD()
+    kids = [name('child') for _ in range(2)]
+    for k in kids:
+        r.clone_standalone(ioctx, parent, ioctx, k)
+    with pytest.raises(rbd.FunctionNotSupported):
+        rbd.Image(ioctx, parent)
+    with rbd.Image(ioctx, parent, read_only=True) as img:
+        assert img.read(0, 4) == b'AAAA'
+    with pytest.raises(rbd.ImageBusy) as info:
+        r.remove_standalone(ioctx, parent)
+    assert 'image has 2 standalone child(ren) - not removing' in str(info.value)
+    with rbd.Image(ioctx, kids[0]) as img:
+        img.flatten()
+    assert [k['image'] for k in r.list_children_standalone(ioctx, parent)] == [kids[1]]
+    r.remove_standalone(ioctx, kids[1])
+    assert r.list_children_standalone(ioctx, parent) == []
+    with rbd.Image(ioctx, parent) as img:  # writable again
+        img.write(b'x', 0)
+    r.remove_standalone(ioctx, parent)
+    assert parent not in r.list(ioctx)
