@@ -3,7 +3,8 @@
 # snapshot) driven only with the STOCK Ceph 16.2 tools: /usr/bin/rbd and
 # Debian's python3-rbd.  The child is built without the project's client
 # library: stock `rbd create`, then cls_standalone.py link, which calls the
-# overlay's class methods directly.  So what is tested is that the OSD-side
+# overlay's class methods directly (or, with CLONE_CLI=<project rbd>, by the
+# project's `rbd clone-standalone`).  So what is tested is that the OSD-side
 # overlay makes stock librbd read, copy up, snapshot, resize, flatten and
 # remove a standalone child correctly, and that it keeps the parent
 # read-only while it has children.
@@ -212,10 +213,16 @@ finally:
 EOF
 }
 
-# A fresh standalone child of PARENT: stock create, then link.
+# A fresh standalone child of PARENT: stock create, then link; or, with
+# CLONE_CLI set to the project's rbd, its `clone-standalone`.
 make_child() {  # PARENT CHILD [rbd create options...]
   local parent="$1" child="$2"
   shift 2
+  if [[ -n "${CLONE_CLI:-}" ]]; then
+    "${CLONE_CLI}" clone-standalone "$@" "${POOL}/${parent}" "${POOL}/${child}" ||
+      fail "${CLONE_CLI} clone-standalone ${POOL}/${parent} ${POOL}/${child} failed"
+    return
+  fi
   rbd create "${POOL}/${child}" --size "$((SIZE / MIB))M" "$@" >/dev/null ||
     fail "rbd create ${POOL}/${child} failed"
   cls link "${POOL}/${parent}" "${POOL}/${child}" ||
