@@ -27,8 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RBD=/usr/bin/rbd
-CLS="/usr/bin/python3 ${top}/qa/workunits/rbd/cls_standalone.py"
+RBD=/usr/bin/rbd                 # stock tool: I/O, export, flatten
+SRBD="${build}/bin/rbd"          # this project's rbd: clone-standalone, children, ...
 
 step() { printf '\n\033[1m## %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -39,13 +39,13 @@ grep -h 'standalone-clone overlay' "${cluster}"/log/osd.*.log | sed 's/^.*<cls> 
 step "A 64 MiB golden image with 16 MiB of data"
 run ${RBD} create rbd/golden --size 64M
 run ${RBD} bench --io-type write --io-size 4M --io-total 16M --io-pattern seq rbd/golden >/dev/null
-run ${CLS} info rbd/golden
 
-step "A standalone clone of its HEAD (no snapshot): child header + overlay class methods"
-run ${RBD} create rbd/vm1 --size 64M
-run ${CLS} link rbd/golden rbd/vm1
-run ${RBD} info rbd/vm1
-run ${CLS} children rbd/golden
+step "Standalone clones of its HEAD: no snapshot to create or protect"
+run ${SRBD} clone-standalone rbd/golden rbd/vm1
+run ${SRBD} clone-standalone rbd/golden rbd/vm2
+run ${SRBD} info rbd/vm1
+run ${SRBD} children rbd/golden
+run ${SRBD} ls -l
 
 step "The child reads the parent's data (stock rbd export)"
 ${RBD} export rbd/golden "${tmp}/golden" >/dev/null 2>&1
@@ -59,19 +59,26 @@ ${RBD} export rbd/vm1 "${tmp}/vm1" >/dev/null 2>&1
 ${RBD} export rbd/golden "${tmp}/golden2" >/dev/null 2>&1
 run md5sum "${tmp}/golden" "${tmp}/golden2" "${tmp}/vm1"
 run ${RBD} object-map check --no-progress rbd/vm1
+run ${SRBD} object-map view rbd/vm1
 
-step "The parent is protected while it has children: stock writes and rm are refused"
+step "The parent is read-only while it has children: this rbd and the stock one refuse"
 refused() {
   printf '$ %s\n' "$*"
   if "$@" >"${tmp}/out" 2>&1; then echo "UNEXPECTED: it succeeded"; exit 1; fi
-  grep -m1 'error' "${tmp}/out"
+  grep -m1 '^rbd:' "${tmp}/out"
 }
+refused ${SRBD} rm rbd/golden
 refused ${RBD} bench --io-type write --io-size 4K --io-total 4K rbd/golden
 refused ${RBD} rm --no-progress rbd/golden
 refused ${RBD} resize --size 128M rbd/golden
 
-step "Stock flatten detaches the child; the parent can then be removed"
+step "Stock flatten and rm detach the children; then the parent can be removed"
 run ${RBD} flatten --no-progress rbd/vm1
-run ${CLS} children rbd/golden
-run ${RBD} rm --no-progress rbd/golden
+run ${SRBD} children rbd/golden
+run ${RBD} rm --no-progress rbd/vm2
+run ${SRBD} children rbd/golden
+run ${SRBD} rm --no-progress rbd/golden
+rm -f "${tmp}/vm1b"
+${RBD} export rbd/vm1 "${tmp}/vm1b" >/dev/null 2>&1
+run md5sum "${tmp}/vm1" "${tmp}/vm1b"
 printf '\nDone.\n'
