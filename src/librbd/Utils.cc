@@ -17,45 +17,18 @@ namespace cl = cls::rbd::standalone::client;
 namespace {
 thread_local std::string g_last_error;
 
-// Runs a method whose reply is one encoded string.
-int exec_string(librados::IoCtx& ioctx, const std::string& oid, const char* method,
-                const std::string& arg, std::string* value) {
-  Encoder e;
-  e.str(arg);
-  std::string reply;
-  int r = cl::exec(ioctx, oid, method, e.bytes(), &reply);
-  if (r < 0) {
-    return r;
-  }
-  try {
-    Decoder d(reply);
-    *value = d.str();
-  } catch (const DecodeError&) {
-    return -EBADMSG;
-  }
-  return 0;
-}
 }  // namespace
 
 std::string header_oid(const std::string& image_id) { return "rbd_header." + image_id; }
 
 int image_id_by_name(librados::IoCtx& ioctx, const std::string& name, std::string* id) {
-  std::string reply;
-  int r = cl::exec(ioctx, "rbd_id." + name, "get_id", {}, &reply);
-  if (r < 0) {
-    return r;
-  }
-  try {
-    Decoder d(reply);
-    *id = d.str();
-  } catch (const DecodeError&) {
-    return -EBADMSG;
-  }
-  return 0;
+  return cl::exec_string(ioctx, "rbd_id." + name, "get_id", {}, id);
 }
 
 int image_name_by_id(librados::IoCtx& ioctx, const std::string& id, std::string* name) {
-  return exec_string(ioctx, "rbd_directory", "dir_get_name", id, name);
+  Encoder e;
+  e.str(id);
+  return cl::exec_string(ioctx, "rbd_directory", "dir_get_name", e.bytes(), name);
 }
 
 int trash_name_by_id(librados::IoCtx& ioctx, const std::string& id, std::string* name) {

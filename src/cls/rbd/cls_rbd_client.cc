@@ -44,6 +44,16 @@ int exec(librados::IoCtx& ioctx, const std::string& oid, const char* method,
   return 0;
 }
 
+int exec_string(librados::IoCtx& ioctx, const std::string& oid, const char* method,
+                const std::string& in, std::string* value) {
+  std::string reply;
+  int r = exec(ioctx, oid, method, in, &reply);
+  if (r < 0) {
+    return r;
+  }
+  return decode_reply(reply, [value](Decoder& d) { *value = d.str(); });
+}
+
 int overlay_info(librados::IoCtx& ioctx, const std::string& oid, OverlayInfo* info) {
   std::string reply;
   int r = exec(ioctx, oid, "standalone_overlay_info", {}, &reply);

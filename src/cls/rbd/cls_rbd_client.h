@@ -49,6 +49,10 @@ int get_features(librados::IoCtx& ioctx, const std::string& oid, bool read_only,
 // Runs any `rbd` class method with raw payloads.
 int exec(librados::IoCtx& ioctx, const std::string& oid, const char* method,
          const std::string& in, std::string* out);
+// Runs a stock method whose reply is one encoded string (get_id,
+// dir_get_name, metadata_get, ...); -EBADMSG if it is not.
+int exec_string(librados::IoCtx& ioctx, const std::string& oid, const char* method,
+                const std::string& in, std::string* value);
 
 }  // namespace cls::rbd::standalone::client
 

@@ -74,23 +74,38 @@ int list_children(cls_method_context_t hctx, const std::string& after, uint64_t 
   return 0;
 }
 
-int attach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
+// The common start of attach and detach: the header is a format 2 image,
+// the payload names a valid child, and whether that child is registered.
+int read_request(cls_method_context_t hctx, ceph::bufferlist* in, ChildImageSpec* child,
+                 std::string* key, bool* registered) {
   int r = check_header(hctx);
   if (r < 0) {
     return r;
   }
-  ChildImageSpec child;
-  r = decode_child_payload(in, &child);
+  r = decode_child_payload(in, child);
   if (r < 0) {
     return r;
   }
-  std::string key = standalone_child_key(child);
+  *key = standalone_child_key(*child);
   std::string existing;
-  r = omap::get(hctx, key, &existing);
-  if (r == 0) {
-    return -EEXIST;
-  } else if (r != -ENOENT) {
+  r = omap::get(hctx, *key, &existing);
+  if (r < 0 && r != -ENOENT) {
     return r;
+  }
+  *registered = r == 0;
+  return 0;
+}
+
+int attach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
+  ChildImageSpec child;
+  std::string key;
+  bool registered = false;
+  int r = read_request(hctx, in, &child, &key, &registered);
+  if (r < 0) {
+    return r;
+  }
+  if (registered) {
+    return -EEXIST;
   }
 
   std::vector<ChildImageSpec> others;
@@ -113,20 +128,15 @@ int attach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
 }
 
 int detach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
-  int r = check_header(hctx);
-  if (r < 0) {
-    return r;
-  }
   ChildImageSpec child;
-  r = decode_child_payload(in, &child);
+  std::string key;
+  bool registered = false;
+  int r = read_request(hctx, in, &child, &key, &registered);
   if (r < 0) {
     return r;
   }
-  std::string key = standalone_child_key(child);
-  std::string existing;
-  r = omap::get(hctx, key, &existing);
-  if (r < 0) {
-    return r;  // -ENOENT: not attached
+  if (!registered) {
+    return -ENOENT;
   }
 
   // Reads do not see this call's removal: two entries, or one that is not

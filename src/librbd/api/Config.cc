@@ -99,18 +99,7 @@ int metadata_get(librados::IoCtx& ioctx, const std::string& oid, const std::stri
                  std::string* value) {
   Encoder e;
   e.str(key);
-  std::string reply;
-  int r = cl::exec(ioctx, oid, "metadata_get", e.bytes(), &reply);
-  if (r < 0) {
-    return r;
-  }
-  try {
-    Decoder d(reply);
-    *value = d.str();
-  } catch (const DecodeError&) {
-    return -EBADMSG;
-  }
-  return 0;
+  return cl::exec_string(ioctx, oid, "metadata_get", e.bytes(), value);
 }
 
 std::string metadata_oid(const std::string& image_id) {
