@@ -106,6 +106,19 @@ std::string metadata_oid(const std::string& image_id) {
   return image_id.empty() ? POOL_METADATA_OID : util::header_oid(image_id);
 }
 
+// Where a metadata object lives: an image's header in the image's
+// namespace; the pool's rbd_info always in the default namespace, where
+// the stock librbd keeps (and reads, for images of every namespace) pool
+// settings.
+librados::IoCtx metadata_ioctx(librados::IoCtx& ioctx, const std::string& image_id) {
+  librados::IoCtx io;
+  io.dup(ioctx);
+  if (image_id.empty()) {
+    io.set_namespace("");
+  }
+  return io;
+}
+
 }  // namespace
 
 const std::vector<OptionDefinition>& options() {
@@ -172,7 +185,8 @@ int get(librados::IoCtx& ioctx, const std::string& image_id, const std::string& 
       return r;
     }
   }
-  int r = metadata_get(ioctx, POOL_METADATA_OID, key, &value->value);
+  librados::IoCtx pool_ioctx = metadata_ioctx(ioctx, "");
+  int r = metadata_get(pool_ioctx, POOL_METADATA_OID, key, &value->value);
   if (r == 0) {
     value->source = Source::POOL;
     return 0;
@@ -217,7 +231,8 @@ int set(librados::IoCtx& ioctx, const std::string& image_id, const std::string& 
   e.u32(1);
   e.str(CONF_PREFIX + name);
   e.str(b ? "true" : "false");
-  return cl::exec(ioctx, metadata_oid(image_id), "metadata_set", e.bytes(), nullptr);
+  librados::IoCtx io = metadata_ioctx(ioctx, image_id);
+  return cl::exec(io, metadata_oid(image_id), "metadata_set", e.bytes(), nullptr);
 }
 
 int remove(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name) {
@@ -226,7 +241,8 @@ int remove(librados::IoCtx& ioctx, const std::string& image_id, const std::strin
   }
   Encoder e;
   e.str(CONF_PREFIX + name);
-  return cl::exec(ioctx, metadata_oid(image_id), "metadata_remove", e.bytes(), nullptr);
+  librados::IoCtx io = metadata_ioctx(ioctx, image_id);
+  return cl::exec(io, metadata_oid(image_id), "metadata_remove", e.bytes(), nullptr);
 }
 
 }  // namespace librbd::standalone::api

@@ -48,6 +48,20 @@ int layout_of(librbd::Image& image, Layout* layout, uint64_t* size) {
   return 0;
 }
 
+// How many objects an image of `size` spans (Striper::get_num_objects).
+// Not object_no(size - 1) + 1: with stripe_count > 1 the last byte can sit
+// in an earlier object of its object set than bytes before it.
+uint64_t object_count(const Layout& layout, uint64_t size) {
+  uint64_t period = layout.stripe_count * layout.object_size;
+  uint64_t periods = (size + period - 1) / period;
+  uint64_t remainder = size % period;
+  uint64_t missing = 0;
+  if (remainder > 0 && remainder < layout.stripe_count * layout.stripe_unit) {
+    missing = layout.stripe_count - (remainder + layout.stripe_unit - 1) / layout.stripe_unit;
+  }
+  return periods * layout.stripe_count - missing;
+}
+
 }  // namespace
 
 uint64_t Layout::object_no(uint64_t offset) const {
@@ -73,7 +87,7 @@ int object_states(librados::IoCtx& ioctx, const std::string& name,
   if (r < 0) {
     return util::fail(r, "cannot read the layout of " + name);
   }
-  uint64_t objects = size == 0 ? 0 : layout.object_no(size - 1) + 1;
+  uint64_t objects = object_count(layout, size);
   std::vector<bool> own(objects, false), inherited(objects, false);
 
   Marker child{&layout, size, &own};

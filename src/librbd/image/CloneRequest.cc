@@ -146,6 +146,26 @@ int CloneRequest::validate() {
   }
   m_features |= FEATURE_LAYERING;
   m_opts.set(RBD_IMAGE_OPTION_FEATURES, m_features);
+  // The stock create applies FEATURES_SET / FEATURES_CLEAR on top of
+  // FEATURES (a bit in both is ignored): check the features the child will
+  // really have, or clearing object-map would bypass the requirement below
+  // and clearing layering would only fail at LINK_CHILD (-ENOEXEC).
+  uint64_t features_set = 0, features_clear = 0;
+  m_opts.get(RBD_IMAGE_OPTION_FEATURES_SET, &features_set);
+  m_opts.get(RBD_IMAGE_OPTION_FEATURES_CLEAR, &features_clear);
+  const uint64_t conflict = features_set & features_clear;
+  features_set &= ~conflict;
+  features_clear &= ~conflict;
+  if ((features_set & ~static_cast<uint64_t>(RBD_FEATURES_ALL)) != 0) {
+    return fail(-EINVAL, "unknown image features requested");
+  }
+  if ((features_set & FEATURES_NOT_INHERITED) != 0) {
+    return fail(-EINVAL, "internal image features cannot be requested");
+  }
+  if ((features_clear & FEATURE_LAYERING) != 0) {
+    return fail(-EINVAL, "standalone clones need the layering feature: it cannot be cleared");
+  }
+  m_features = (m_features | features_set) & ~features_clear;
   if (require_object_map && (m_features & FEATURE_OBJECT_MAP) == 0) {
     return fail(-EINVAL, "standalone clones need the object-map feature "
                          "(rbd_standalone_clone_require_object_map = true)");
