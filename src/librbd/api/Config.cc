@@ -26,6 +26,7 @@ namespace {
 constexpr const char* POOL_METADATA_OID = "rbd_info";
 constexpr const char* CONF_PREFIX = "conf_";
 std::string g_config_file;
+std::string g_client_name = "client.admin";
 
 // Ceph treats ' ', '-' and '_' in option names alike.
 std::string normalize(std::string key) {
@@ -61,14 +62,11 @@ std::string config_file_path() {
 
 // The value of `name` from the client's ceph.conf, most specific section
 // first.
-bool from_config_file(librados::IoCtx& ioctx, const std::string& name, std::string* value) {
+bool from_config_file(const std::string& name, std::string* value) {
   std::ifstream f(config_file_path());
   if (!f) {
     return false;
   }
-  librados::Rados rados(ioctx);
-  std::string client;
-  rados.conf_get("name", client);
   std::map<std::string, std::string> by_section;  // section -> value
   std::string section, line;
   while (std::getline(f, line)) {
@@ -85,7 +83,7 @@ bool from_config_file(librados::IoCtx& ioctx, const std::string& name, std::stri
       by_section[section] = trim(line.substr(eq + 1));
     }
   }
-  for (const std::string& s : {client, std::string("client"), std::string("global")}) {
+  for (const std::string& s : {g_client_name, std::string("client"), std::string("global")}) {
     auto it = by_section.find(s);
     if (it != by_section.end()) {
       *value = it->second;
@@ -163,6 +161,7 @@ const char* to_string(Source source) {
 }
 
 void set_config_file(const std::string& path) { g_config_file = path; }
+void set_client_name(const std::string& name) { g_client_name = name; }
 
 int get(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name,
         Value* value) {
@@ -193,7 +192,7 @@ int get(librados::IoCtx& ioctx, const std::string& image_id, const std::string& 
   } else if (r != -ENOENT) {
     return r;
   }
-  if (from_config_file(ioctx, name, &value->value)) {
+  if (from_config_file(name, &value->value)) {
     value->source = Source::CONFIG_FILE;
     return 0;
   }

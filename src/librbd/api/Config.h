@@ -56,6 +56,9 @@ int remove(librados::IoCtx& ioctx, const std::string& image_id, const std::strin
 // The config file the client reads: -c/--conf if the caller set one,
 // else $CEPH_CONF, else Ceph's default search list.
 void set_config_file(const std::string& path);
+// The client's name, for its [client.<id>] section (librados cannot tell
+// it); default "client.admin", librados' own default.
+void set_client_name(const std::string& name);
 
 }  // namespace librbd::standalone::api
 

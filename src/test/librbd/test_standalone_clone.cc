@@ -1778,7 +1778,7 @@ TEST_F(StandaloneClone, OverlayVersion) {
 // rados.conf_get("name"), which librados answers with -ENOENT ("name" is
 // not a config option), so a [client.<id>] section is never consulted
 // (see the report).  Enable once the library knows the client's name.
-TEST_F(StandaloneClone, DISABLED_ConfigFileClientNameSectionWins) {
+TEST_F(StandaloneClone, ConfigFileClientNameSectionWins) {
   Parent p = make_parent(ioctx, 4 * MiB, DEFAULT_FEATURES, 22, {0}, 4 * KiB);
   char path[] = "/tmp/sa-clone-conf-XXXXXX";
   int fd = mkstemp(path);
@@ -1795,7 +1795,11 @@ TEST_F(StandaloneClone, DISABLED_ConfigFileClientNameSectionWins) {
   }
   config::set_config_file(path);
   config::Value v;
-  ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));
+  ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));  // default name client.admin
   EXPECT_EQ("true", v.value);
   EXPECT_EQ(config::Source::CONFIG_FILE, v.source);
+  config::set_client_name("client.other");
+  ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));  // falls back to [client]
+  config::set_client_name("client.admin");
+  EXPECT_EQ("false", v.value);
 }
