@@ -114,6 +114,7 @@ int Cluster::connect(const Args& args) {
     return r;
   }
   librbd::standalone::api::set_config_file(conf);
+  librbd::standalone::api::set_client_name(name);
   m_rados.conf_parse_env(nullptr);
   std::string mon = args.get("--mon-host", args.get("-m"));
   if (!mon.empty()) {
