@@ -34,6 +34,10 @@ step() { printf '\n\033[1m## %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "The OSD loaded the overlay (OSD log):"
+for _ in $(seq 40); do  # the OSD log is written asynchronously
+  grep -qh 'standalone-clone overlay' "${cluster}"/log/osd.*.log && break
+  sleep 0.5
+done
 grep -h 'standalone-clone overlay' "${cluster}"/log/osd.*.log | sed 's/^.*<cls> [^ ]* //'
 
 step "A 64 MiB golden image with 16 MiB of data"

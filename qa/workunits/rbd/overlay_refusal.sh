@@ -5,12 +5,14 @@
 # its own clusters, with the conditions put into the OSD's environment.
 #
 #   overlay_refusal.sh VSTART CLASS_DIR [MON_PORT]
+# RBD_CLI: the project's rbd (default: build/bin/rbd of this checkout).
 set -euo pipefail
 
 vstart="$1"
 class_dir="$2"
 port="${3:-17350}"
 here="$(cd "$(dirname "$0")" && pwd)"
+rbd_cli="${RBD_CLI:-${here}/../../../build/bin/rbd}"
 cls="/usr/bin/python3 ${here}/cls_standalone.py"
 dir="$(mktemp -d /tmp/overlay-refusal.XXXXXX)"
 passed=0
@@ -30,10 +32,18 @@ start_cluster() {
 }
 
 osd_log() { cat "${dir}"/c/log/osd.*.log; }
+# The OSD log is written asynchronously: wait for a line to appear.
+log_has() {
+  local deadline=$((SECONDS + 20))
+  until osd_log | grep -q "$1"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
 
 # 1. An OSD that is not 16.2.x: nothing overridden, stock rbd intact.
 start_cluster CLS_RBD_OVERLAY_TEST_CEPH_VERSION=17.2.7
-osd_log | grep -q "NOT overriding anything: OSD is Ceph '17.2.7', the overlay targets 16.2.x" ||
+log_has "NOT overriding anything: OSD is Ceph '17.2.7', the overlay targets 16.2.x" ||
   fail "no refusal line in the OSD log"
 pass "refusal for Ceph 17.2.7 is logged"
 osd_log | grep -q "standalone-clone overlay v1 loaded" && fail "overlay claims to be loaded"
@@ -67,11 +77,22 @@ grep -q 'No such file or directory\|errno 2' "${dir}/link.out" ||
 rbd info rp/p | grep -q 'op_features: *$' || fail "parent got op features"
 pass "child_attach(CEPH_NOSNAP) is stock's ENOENT and marks nothing"
 
+set +e
+"${rbd_cli}" clone-standalone rp/p rp/k2 >"${dir}/clone.out" 2>&1
+rc=$?
+set -e
+[[ ${rc} == 95 ]] || fail "clone-standalone without the overlay: want exit 95, got ${rc}: $(cat "${dir}/clone.out")"
+grep -q "do not run the cls_rbd standalone-clone overlay: install" "${dir}/clone.out" ||
+  fail "clone-standalone does not say what to deploy: $(cat "${dir}/clone.out")"
+rbd ls rp | grep -qx k2 && fail "clone-standalone left an image behind"
+rbd info rp/p | grep -q 'op_features: *$' || fail "clone-standalone marked the parent"
+pass "clone-standalone without the overlay: EOPNOTSUPP, says what to deploy, creates nothing"
+
 # 2. Stock class missing: the log says the class has no methods.
 start_cluster CLS_RBD_OVERLAY_STOCK_LIBRARY=/nonexistent/libcls_rbd.so.1
-osd_log | grep -q "NOT overriding anything: cannot load stock cls_rbd" ||
+log_has "NOT overriding anything: cannot load stock cls_rbd" ||
   fail "no refusal line for a missing stock class"
-osd_log | grep -q "stock cls_rbd unavailable too, class rbd has no methods" ||
+log_has "stock cls_rbd unavailable too, class rbd has no methods" ||
   fail "missing stock class not reported"
 pass "a missing stock class is logged"
 
