@@ -65,6 +65,9 @@ int parse_image_spec(const Args& args, size_t index, const std::string& prefix,
                      ImageSpec* spec, std::string* error) {
   std::string text = index < args.positional.size() ? args.positional[index] : "";
   spec->pool = args.get("--" + prefix + "pool");
+  if (prefix.empty() && spec->pool.empty()) {
+    spec->pool = args.get("-p");  // stock's short form of --pool
+  }
   spec->ns = args.get("--" + prefix + "namespace");
   spec->image = args.get(prefix.empty() ? "--image" : "--" + prefix);
   if (prefix.empty() && args.has("--snap")) {

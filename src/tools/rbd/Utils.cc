@@ -112,7 +112,8 @@ std::string xml_escape(const std::string& s) {
 }
 
 std::string render_table(const std::vector<std::string>& header,
-                         const std::vector<std::vector<std::string>>& rows) {
+                         const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<bool>& right) {
   std::vector<size_t> width(header.size());
   for (size_t i = 0; i < header.size(); ++i) {
     width[i] = header[i].size();
@@ -120,13 +121,15 @@ std::string render_table(const std::vector<std::string>& header,
       width[i] = std::max(width[i], i < row.size() ? row[i].size() : 0);
     }
   }
-  auto line = [&](const std::vector<std::string>& cells) {
+  auto line = [&](const std::vector<std::string>& cells, bool is_header) {
     std::string out;
     for (size_t i = 0; i < header.size(); ++i) {
       std::string cell = i < cells.size() ? cells[i] : "";
-      out += cell;
+      std::string pad(width[i] - cell.size(), ' ');
+      bool align_right = !is_header && i < right.size() && right[i];
+      out += align_right ? pad + cell : cell + pad;
       if (i + 1 < header.size()) {
-        out += std::string(width[i] - cell.size() + 2, ' ');
+        out += "  ";
       }
     }
     while (!out.empty() && out.back() == ' ') {
@@ -134,9 +137,9 @@ std::string render_table(const std::vector<std::string>& header,
     }
     return out + "\n";
   };
-  std::string out = line(header);
+  std::string out = line(header, true);
   for (const auto& row : rows) {
-    out += line(row);
+    out += line(row, false);
   }
   return out;
 }

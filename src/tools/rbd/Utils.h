@@ -23,9 +23,12 @@ std::string format_bytes(uint64_t bytes);
 std::string json_escape(const std::string& s);
 std::string xml_escape(const std::string& s);
 
-// A left-aligned text table like stock rbd's (columns two spaces apart).
+// A text table like stock rbd's (columns two spaces apart): headers
+// left-aligned, cells left-aligned unless right[i] is set (stock's sizes
+// and numbers).
 std::string render_table(const std::vector<std::string>& header,
-                         const std::vector<std::vector<std::string>>& rows);
+                         const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<bool>& right = {});
 
 }  // namespace rbd_standalone
 

@@ -6,6 +6,8 @@
 //   rbd config pool get POOL KEY            rbd config pool rm POOL KEY
 //   rbd config pool list POOL               (stock's list, then these options)
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include "librbd/Utils.h"
@@ -61,6 +63,32 @@ int list(const Args& args, Cluster& cluster) {
     return s;
   }
   std::string format = args.get("--format", "plain");
+  // Plain: line the added rows up with stock's table (its header line,
+  // "Name  Value  Source", gives the columns; every column is padded to its
+  // width).  Image level prints "There are N values:" first.
+  size_t value_col = 0, source_col = 0, source_width = 0;
+  bool in_table = false;
+  for (size_t at = 0; format == "plain" && at < out.size();) {
+    size_t eol = std::min(out.find('\n', at), out.size());
+    std::string line = out.substr(at, eol - at);
+    at = eol + 1;
+    if (!in_table) {
+      size_t v = line.find("Value"), s = line.find("Source");
+      if (line.rfind("Name", 0) == 0 && v != std::string::npos && s != std::string::npos &&
+          v < s) {
+        in_table = true;
+        value_col = v;
+        source_col = s;
+        source_width = line.size() - s;
+      }
+    } else if (line.size() > source_col) {
+      source_width = std::max(source_width, line.size() - source_col);
+    }
+  }
+  auto pad = [](std::string cell, size_t width) {
+    return cell.size() + 2 <= width ? cell + std::string(width - cell.size(), ' ')
+                                    : cell + "  ";
+  };
   std::string extra;
   for (const auto& opt : api::options()) {
     api::Value v;
@@ -73,6 +101,12 @@ int list(const Args& args, Cluster& cluster) {
     } else if (format == "xml") {
       extra += "<option><name>" + std::string(opt.name) + "</name><value>" + v.value +
                "</value><source>" + api::to_string(v.source) + "</source></option>";
+    } else if (source_col != 0) {
+      std::string source = api::to_string(v.source);
+      if (source.size() < source_width) {
+        source += std::string(source_width - source.size(), ' ');
+      }
+      extra += pad(opt.name, value_col) + pad(v.value, source_col - value_col) + source + "\n";
     } else {
       extra += std::string(opt.name) + "  " + v.value + "  " + api::to_string(v.source) + "\n";
     }
@@ -85,6 +119,16 @@ int list(const Args& args, Cluster& cluster) {
     out.insert(close, extra);
   } else {
     out += extra;
+    // Keep stock's "There are N values:" true (image level).
+    const std::string lead = "There are ";
+    if (out.rfind(lead, 0) == 0) {
+      char* end = nullptr;
+      unsigned long n = strtoul(out.c_str() + lead.size(), &end, 10);
+      if (end != out.c_str() + lead.size()) {
+        out.replace(0, end - out.c_str(),
+                    lead + std::to_string(n + api::options().size()));
+      }
+    }
   }
   std::cout << out;
   return 0;

@@ -44,13 +44,58 @@ std::string add_plain(std::string out, const std::string& type) {
                     "\tparent_type: " + type + "\n");
 }
 
+// Adds "type" as the last member of the top-level "parent" object.  The
+// JSON is scanned (strings skipped), so names with braces or quotes, and
+// --pretty-format, keep it valid.
 std::string add_json(std::string out, const std::string& type) {
-  size_t at = out.find("\"parent\"");
-  size_t close = at == std::string::npos ? at : out.find('}', at);
-  if (close == std::string::npos) {
-    return out;
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  size_t key_start = std::string::npos;  // '"' of the last top-level string
+  size_t parent_open = std::string::npos;
+  for (size_t i = 0; i < out.size(); ++i) {
+    char c = out[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+        if (depth == 1 && parent_open == std::string::npos &&
+            out.compare(key_start, i + 1 - key_start, "\"parent\"") == 0) {
+          size_t colon = out.find_first_not_of(" \t\r\n", i + 1);
+          size_t brace = colon == std::string::npos
+                             ? colon
+                             : out.find_first_not_of(" \t\r\n", colon + 1);
+          if (colon != std::string::npos && out[colon] == ':' &&
+              brace != std::string::npos && out[brace] == '{') {
+            parent_open = brace;
+          }
+        }
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      key_start = i;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+      if (c == '}' && depth == 1 && parent_open != std::string::npos && i > parent_open) {
+        size_t end = out.find_last_not_of(" \t\r\n", i - 1) + 1;  // after the last value
+        bool empty = end == parent_open + 1;
+        if (out.find('\n', parent_open) < i) {  // --pretty-format: one member a line
+          size_t bol = out.rfind('\n', i - 1) + 1;
+          std::string indent = out.substr(bol, out.find_first_not_of(" \t", bol) - bol);
+          return out.insert(end, std::string(empty ? "" : ",") + "\n" + indent + "    \"type\": \"" +
+                                     type + "\"");
+        }
+        return out.insert(end, std::string(empty ? "" : ",") + "\"type\":\"" + type + "\"");
+      }
+    }
   }
-  return out.insert(close, ",\"type\":\"" + type + "\"");
+  return out;
 }
 
 std::string add_xml(std::string out, const std::string& type) {

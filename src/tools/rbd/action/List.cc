@@ -118,8 +118,9 @@ int list_long(const Args& args, Cluster& cluster) {
                        r.protect, r.lock, r.has_parent ? parent_type(r) : ""});
     }
     if (!table.empty()) {
+      // As stock: SIZE and FMT right-aligned.
       std::cout << render_table({"NAME", "SIZE", "PARENT", "FMT", "PROT", "LOCK", "TYPE"},
-                                table);
+                                table, {false, true, false, true, false, false, false});
     }
     return 0;
   }

@@ -5,6 +5,7 @@
 // from the stock 2-bit object maps of the image and its parent chain.
 // Plain output gives runs of objects; json/xml every object and counts.
 
+#include <cerrno>
 #include <iostream>
 #include <map>
 
@@ -31,6 +32,12 @@ int object_map_view(const Args& args, Cluster& cluster) {
   std::string why;
   if (parse_image_spec(args, 2, "", &spec, &why) < 0) {
     return error(why);
+  }
+  if (spec.has_snap) {
+    // The states are read from the image's HEAD; showing them for a
+    // snapshot would be wrong.
+    return error("object-map view shows an image's HEAD, not a snapshot: " + spec.str(),
+                 -EINVAL);
   }
   librados::IoCtx io;
   int r = cluster.ioctx(spec.pool, spec.ns, &io);
