@@ -42,78 +42,8 @@ TMP=""
 
 # ------------------------------------------------------------ reporting ---
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "ok ${PASSED} - $*"
-}
-
-expect_eq() {  # DESC EXPECTED GOT
-  local desc="$1" expected="$2" got="$3"
-  if [[ "${expected}" != "${got}" ]]; then
-    fail "${desc}: expected [${expected}], got [${got}]"
-  fi
-  pass "${desc}"
-}
-
-expect_contains() {  # DESC HAYSTACK NEEDLE
-  local desc="$1" hay="$2" needle="$3"
-  if [[ "${hay}" != *"${needle}"* ]]; then
-    fail "${desc}: expected output containing [${needle}], got [${hay}]"
-  fi
-  pass "${desc}"
-}
-
-expect_not_contains() {  # DESC HAYSTACK NEEDLE
-  local desc="$1" hay="$2" needle="$3"
-  if [[ "${hay}" == *"${needle}"* ]]; then
-    fail "${desc}: expected output without [${needle}], got [${hay}]"
-  fi
-  pass "${desc}"
-}
-
-# expect_ok DESC CMD...: CMD must exit 0.  CMD may be one of the functions
-# below (rbd, pyrbd, ...), which bound their own run time.
-expect_ok() {
-  local desc="$1" out rc=0
-  shift
-  out="$("$@" 2>&1)" || rc=$?
-  if ((rc != 0)); then
-    fail "${desc}: expected success of [$*], got exit ${rc}: ${out}"
-  fi
-  pass "${desc}"
-}
-
-# expect_fail_with DESC TEXT CMD...: CMD must exit non-zero (not by the
-# timeout) and its output must contain TEXT.
-expect_fail_with() {
-  local desc="$1" text="$2" out rc=0
-  shift 2
-  out="$("$@" 2>&1)" || rc=$?
-  if ((rc == 0)); then
-    fail "${desc}: expected [$*] to fail with [${text}], it succeeded: ${out}"
-  fi
-  if ((rc == 124)); then
-    fail "${desc}: [$*] timed out after ${CMD_TIMEOUT}s"
-  fi
-  if [[ "${out}" != *"${text}"* ]]; then
-    fail "${desc}: expected [$*] to fail with [${text}], got exit ${rc}: ${out}"
-  fi
-  pass "${desc}"
-}
-
-expect_same_file() {  # DESC EXPECTED_FILE GOT_FILE
-  local desc="$1" a="$2" b="$3" diff
-  if ! cmp -s -- "${a}" "${b}"; then
-    diff="$(cmp -- "${a}" "${b}" 2>&1 || true)"
-    fail "${desc}: contents differ from expected: ${diff}"
-  fi
-  pass "${desc}"
-}
+# shellcheck source=qa/workunits/rbd/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # ---------------------------------------------------------------- tools ---
 

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Reporting helpers shared by the rbd workunits: every check either passes
+# (one "ok N - ..." line) or fails the whole run at once, saying what was
+# expected and what was seen.  Sourced.  expect_ok leaves the command's
+# output in LAST_OUT.
+# shellcheck shell=bash
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+pass() {
+  PASSED=$((PASSED + 1))
+  echo "ok ${PASSED} - $*"
+}
+
+expect_eq() {  # DESC EXPECTED GOT
+  local desc="$1" expected="$2" got="$3"
+  if [[ "${expected}" != "${got}" ]]; then
+    fail "${desc}:"$'\n'"  expected: [${expected}]"$'\n'"  got:      [${got}]"
+  fi
+  pass "${desc}"
+}
+
+expect_contains() {  # DESC HAYSTACK NEEDLE
+  local desc="$1" hay="$2" needle="$3"
+  if [[ "${hay}" != *"${needle}"* ]]; then
+    fail "${desc}:"$'\n'"  expected output containing: [${needle}]"$'\n'"  got: [${hay}]"
+  fi
+  pass "${desc}"
+}
+
+expect_not_contains() {  # DESC HAYSTACK NEEDLE
+  local desc="$1" hay="$2" needle="$3"
+  if [[ "${hay}" == *"${needle}"* ]]; then
+    fail "${desc}:"$'\n'"  expected output without: [${needle}]"$'\n'"  got: [${hay}]"
+  fi
+  pass "${desc}"
+}
+
+# expect_ok DESC CMD...: CMD must exit 0.  CMD may be one of the functions
+# below (rbd, pyrbd, ...), which bound their own run time.
+expect_ok() {
+  local desc="$1" rc=0
+  shift
+  LAST_OUT="$("$@" 2>&1)" || rc=$?
+  if ((rc != 0)); then
+    fail "${desc}:"$'\n'"  expected success of [$*]"$'\n'"  got exit ${rc}: ${LAST_OUT}"
+  fi
+  pass "${desc}"
+}
+
+# expect_fail_with DESC TEXT CMD...: CMD must exit non-zero (not by the
+# timeout) and its output must contain TEXT.
+expect_fail_with() {
+  local desc="$1" text="$2" out rc=0
+  shift 2
+  out="$("$@" 2>&1)" || rc=$?
+  if ((rc == 0)); then
+    fail "${desc}: expected [$*] to fail with [${text}], it succeeded: ${out}"
+  fi
+  if ((rc == 124)); then
+    fail "${desc}: [$*] timed out after ${CMD_TIMEOUT}s"
+  fi
+  if [[ "${out}" != *"${text}"* ]]; then
+    fail "${desc}: expected [$*] to fail with [${text}], got exit ${rc}: ${out}"
+  fi
+  pass "${desc}"
+}
+
+expect_same_file() {  # DESC EXPECTED_FILE GOT_FILE
+  local desc="$1" a="$2" b="$3" diff
+  if ! cmp -s -- "${a}" "${b}"; then
+    diff="$(cmp -- "${a}" "${b}" 2>&1 || true)"
+    fail "${desc}: contents differ from expected: ${diff}"
+  fi
+  pass "${desc}"
+}
+
+expect_match() {  # DESC STRING ERE
+  local desc="$1" got="$2" re="$3"
+  if ! [[ "${got}" =~ ${re} ]]; then
+    fail "${desc}:"$'\n'"  expected a match of: /${re}/"$'\n'"  got: [${got}]"
+  fi
+  pass "${desc}"
+}
+
+# expect_exit DESC RC TEXT CMD...: CMD exits with RC (any non-zero if RC is
+# "nonzero") and its output contains TEXT.
+expect_exit() {
+  local desc="$1" want="$2" text="$3" out rc=0
+  shift 3
+  out="$("$@" 2>&1)" || rc=$?
+  if ((rc == 124)); then
+    fail "${desc}: [$*] timed out after ${CMD_TIMEOUT}s"
+  fi
+  if [[ "${want}" == nonzero ]]; then
+    ((rc != 0)) || fail "${desc}:"$'\n'"  expected [$*] to fail, it succeeded: ${out}"
+  elif ((rc != want)); then
+    fail "${desc}:"$'\n'"  expected exit ${want} of [$*]"$'\n'"  got exit ${rc}: ${out}"
+  fi
+  if [[ "${out}" != *"${text}"* ]]; then
+    fail "${desc}:"$'\n'"  expected [$*] output containing: [${text}]"$'\n'"  got (exit ${rc}): ${out}"
+  fi
+  pass "${desc}"
+}
+
+expect_different_file() {  # DESC FILE_A FILE_B
+  local desc="$1" a="$2" b="$3"
+  if cmp -s -- "${a}" "${b}"; then
+    fail "${desc}: expected different contents, both are identical"
+  fi
+  pass "${desc}"
+}
