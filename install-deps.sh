@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   ceph-mon ceph-osd ceph-mgr ceph-common
   librbd-dev librados-dev libradospp-dev rados-objclass-dev
-  python3-rbd python3-rados cython3 python3-dev python3-pytest
+  python3-rbd python3-rados cython3 python3-dev python3-pytest python3-matplotlib
   libgtest-dev libgmock-dev googletest
   libfmt-dev libboost-dev
   cmake g++ make pkg-config
