@@ -220,12 +220,12 @@ std::string snapshot_key(uint64_t snap_id) {
   return std::string(SNAPSHOT_KEY_PREFIX) + buf;
 }
 
-std::string standalone_child_key(const ChildImageSpec& child) {
+std::string head_child_key(const ChildImageSpec& child) {
   static const char* hex = "0123456789abcdef";
   char pool[17];
   std::snprintf(pool, sizeof(pool), "%016llx",
                 static_cast<unsigned long long>(child.pool_id));
-  std::string key = std::string(STANDALONE_CHILD_KEY_PREFIX) + pool + ".";
+  std::string key = std::string(HEAD_CHILD_KEY_PREFIX) + pool + ".";
   for (unsigned char c : child.pool_namespace) {
     key.push_back(hex[c >> 4]);
     key.push_back(hex[c & 0xf]);

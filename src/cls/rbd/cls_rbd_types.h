@@ -240,12 +240,14 @@ constexpr const char* SNAPSHOT_KEY_PREFIX = "snapshot_";
 // HEAD (standalone) children of a parent: one omap key per child, so
 // attaching or detaching one child never rewrites another's entry.  The key
 // sorts exactly as ChildImageSpec does (pool, namespace, image id):
-//   standalone_child_<pool 16 hex>.<namespace as hex>.<image id>
+//   head_child_<pool 16 hex>.<namespace as hex>.<image id>
 // ('.' sorts below every hex digit, so a namespace that is a prefix of
 // another sorts first, as in string comparison).  The value is the
-// encoded ChildImageSpec.
-constexpr const char* STANDALONE_CHILD_KEY_PREFIX = "standalone_child_";
-std::string standalone_child_key(const ChildImageSpec& child);
+// encoded ChildImageSpec.  The prefix must sort before "snapshot_": stock
+// get_snapcontext, run by every open of the image and of its children,
+// reads every key from "snapshot_" to the end of the omap.
+constexpr const char* HEAD_CHILD_KEY_PREFIX = "head_child_";
+std::string head_child_key(const ChildImageSpec& child);
 
 // Stock's rule for image ids: non-empty, alphanumeric.
 bool is_valid_image_id(const std::string& id);

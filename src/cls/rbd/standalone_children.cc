@@ -6,7 +6,7 @@
 // snap_id = CEPH_NOSNAP they work on the HEAD children registry, for every
 // other snap id they are the stock methods, untouched.
 //
-// Registry: one omap key per child (see standalone_child_key()), so an
+// Registry: one omap key per child (see head_child_key()), so an
 // attach or detach touches one key.  The first attach sets the
 // standalone-parent op-feature marker and the last detach clears it, in
 // the same atomic class call as the key change.
@@ -59,7 +59,7 @@ int check_header(cls_method_context_t hctx) {
 int list_children(cls_method_context_t hctx, const std::string& after, uint64_t max,
                   std::vector<ChildImageSpec>* out, bool* more) {
   std::map<std::string, std::string> vals;
-  int r = omap::list(hctx, STANDALONE_CHILD_KEY_PREFIX, after, max, &vals, more);
+  int r = omap::list(hctx, HEAD_CHILD_KEY_PREFIX, after, max, &vals, more);
   if (r < 0) {
     return r;
   }
@@ -86,7 +86,7 @@ int read_request(cls_method_context_t hctx, ceph::bufferlist* in, ChildImageSpec
   if (r < 0) {
     return r;
   }
-  *key = standalone_child_key(*child);
+  *key = head_child_key(*child);
   std::string existing;
   r = omap::get(hctx, *key, &existing);
   if (r < 0 && r != -ENOENT) {
@@ -110,7 +110,7 @@ int attach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
 
   std::vector<ChildImageSpec> others;
   bool more = false;
-  r = list_children(hctx, STANDALONE_CHILD_KEY_PREFIX, 1, &others, &more);
+  r = list_children(hctx, HEAD_CHILD_KEY_PREFIX, 1, &others, &more);
   if (r < 0) {
     return r;
   }
@@ -143,7 +143,7 @@ int detach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
   // ours, mean other children remain.
   std::vector<ChildImageSpec> first_two;
   bool more = false;
-  r = list_children(hctx, STANDALONE_CHILD_KEY_PREFIX, 2, &first_two, &more);
+  r = list_children(hctx, HEAD_CHILD_KEY_PREFIX, 2, &first_two, &more);
   if (r < 0) {
     return r;
   }
@@ -213,7 +213,7 @@ int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferl
     return r;
   }
   std::set<ChildImageSpec> children;
-  std::string after = STANDALONE_CHILD_KEY_PREFIX;
+  std::string after = HEAD_CHILD_KEY_PREFIX;
   bool more = true;
   while (more) {
     std::vector<ChildImageSpec> page;
@@ -225,7 +225,7 @@ int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferl
       break;
     }
     children.insert(page.begin(), page.end());
-    after = standalone_child_key(page.back());
+    after = head_child_key(page.back());
   }
   out->append(omap::to_bufferlist(encode_child_set(children)));
   return 0;
@@ -256,8 +256,8 @@ int standalone_children_list(cls_method_context_t hctx, ceph::bufferlist* in,
   if (r < 0) {
     return r;
   }
-  std::string after = start_after.pool_id < 0 ? std::string(STANDALONE_CHILD_KEY_PREFIX)
-                                              : standalone_child_key(start_after);
+  std::string after = start_after.pool_id < 0 ? std::string(HEAD_CHILD_KEY_PREFIX)
+                                              : head_child_key(start_after);
   std::vector<ChildImageSpec> page;
   bool more = false;
   r = list_children(hctx, after, max, &page, &more);

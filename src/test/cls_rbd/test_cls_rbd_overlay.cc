@@ -181,8 +181,8 @@ TEST_F(ClsRbdOverlay, HeadChildAttachSetsMarkerAndLastDetachClearsIt) {
   EXPECT_EQ(-EEXIST, cl::child_attach(ioctx, oid, NOSNAP, a));
   ASSERT_EQ(0, cl::child_attach(ioctx, oid, NOSNAP, b));
   // One key per child, holding the encoded spec.
-  EXPECT_EQ(encode_to_string(a), omap_value(oid, standalone_child_key(a)));
-  EXPECT_EQ(encode_to_string(b), omap_value(oid, standalone_child_key(b)));
+  EXPECT_EQ(encode_to_string(a), omap_value(oid, head_child_key(a)));
+  EXPECT_EQ(encode_to_string(b), omap_value(oid, head_child_key(b)));
 
   std::set<ChildImageSpec> children;
   ASSERT_EQ(0, cl::children_list(ioctx, oid, NOSNAP, &children));

@@ -245,13 +245,15 @@ TEST(Keys, StandaloneChildKeyOrderMatchesSpecOrder) {
   }
   for (const auto& a : specs) {
     for (const auto& b : specs) {
-      EXPECT_EQ(a < b, standalone_child_key(a) < standalone_child_key(b))
+      EXPECT_EQ(a < b, head_child_key(a) < head_child_key(b))
           << a.pool_id << "/" << a.pool_namespace << "/" << a.image_id << " vs "
           << b.pool_id << "/" << b.pool_namespace << "/" << b.image_id;
     }
   }
-  EXPECT_EQ("standalone_child_0000000000000001.6e73.abc",
-            standalone_child_key({1, "ns", "abc"}));
+  EXPECT_EQ("head_child_0000000000000001.6e73.abc",
+            head_child_key({1, "ns", "abc"}));
+  // Stock get_snapcontext reads every key from "snapshot_" on.
+  EXPECT_LT(head_child_key({INT64_MAX, "\xff\xff", "zzzz"}), std::string("snapshot_"));
 }
 
 TEST(Keys, ValidImageIds) {
