@@ -215,13 +215,8 @@ cleanup() {
 }
 
 preflight() {
-  [[ -n "${CEPH_CONF:-}" ]] ||
-    fail "CEPH_CONF is not set: start a cluster with the overlay (src/vstart.sh start --class-dir ...) and export CEPH_CONF"
-  [[ -r "${CEPH_CONF}" ]] || fail "CEPH_CONF=${CEPH_CONF} is not readable"
-  export CEPH_CONF
+  require_cluster
   local out
-  out="$(timeout 60 "${CEPH}" --connect-timeout 20 -s 2>&1)" ||
-    fail "cannot reach the cluster of CEPH_CONF=${CEPH_CONF} (ceph -s): ${out}"
   [[ -x "${RBD_CLI}" ]] ||
     fail "the project's rbd CLI ${RBD_CLI} is missing (build it: cd build && cmake .. && make), or set RBD_CLI"
   local x

@@ -113,3 +113,20 @@ expect_different_file() {  # DESC FILE_A FILE_B
   fi
   pass "${desc}"
 }
+
+# The cluster of $1 answers `ceph -s` (a bounded wait); $2 names it.
+check_reachable() {  # CONF WHAT
+  local out
+  out="$(CEPH_CONF="$1" timeout 60 /usr/bin/ceph --connect-timeout 20 -s 2>&1)" ||
+    fail "cannot reach the $2 cluster of ${1} (ceph -s): ${out}"
+}
+
+# CEPH_CONF names a reachable cluster whose OSDs load the overlay: a test
+# that needs it fails (never skips) without it.
+require_cluster() {
+  [[ -n "${CEPH_CONF:-}" ]] ||
+    fail "CEPH_CONF is not set: start a cluster with the overlay (src/vstart.sh start --class-dir ...) and export CEPH_CONF"
+  [[ -r "${CEPH_CONF}" ]] || fail "CEPH_CONF=${CEPH_CONF} is not readable"
+  export CEPH_CONF
+  check_reachable "${CEPH_CONF}" "overlay"
+}

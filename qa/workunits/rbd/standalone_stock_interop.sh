@@ -177,12 +177,7 @@ cleanup() {
 }
 
 preflight() {
-  [[ -n "${CEPH_CONF:-}" ]] ||
-    fail "CEPH_CONF is not set: start a cluster with the overlay (src/vstart.sh start --class-dir ...) and export CEPH_CONF"
-  [[ -r "${CEPH_CONF}" ]] || fail "CEPH_CONF=${CEPH_CONF} is not readable"
-  local out
-  out="$(timeout 60 ceph --connect-timeout 20 -s 2>&1)" ||
-    fail "cannot reach the cluster of CEPH_CONF=${CEPH_CONF} (ceph -s): ${out}"
+  require_cluster
   command -v jq >/dev/null || fail "jq is required"
   [[ -x "${RBD}" ]] || fail "${RBD} is missing"
   "${PY}" -c 'import rados, rbd' 2>/dev/null || fail "${PY} lacks the rados/rbd modules"

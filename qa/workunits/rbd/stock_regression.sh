@@ -136,17 +136,9 @@ cleanup() {
   exit "${rc}"
 }
 
-check_reachable() {  # CONF WHAT
-  local out
-  out="$(CEPH_CONF="$1" timeout 60 ceph --connect-timeout 20 -s 2>&1)" ||
-    fail "cannot reach the $2 cluster of ${1} (ceph -s): ${out}"
-}
 
 preflight() {
-  [[ -n "${CEPH_CONF:-}" ]] ||
-    fail "CEPH_CONF is not set: start a cluster with the overlay (src/vstart.sh start --class-dir ...) and export CEPH_CONF"
-  [[ -r "${CEPH_CONF}" ]] || fail "CEPH_CONF=${CEPH_CONF} is not readable"
-  check_reachable "${CEPH_CONF}" "overlay"
+  require_cluster
   command -v jq >/dev/null || fail "jq is required"
   [[ -x "${RBD}" ]] || fail "${RBD} is missing"
   "${PY}" -c 'import rados, rbd' 2>/dev/null || fail "${PY} lacks the rados/rbd modules"
