@@ -112,6 +112,16 @@ int standalone_children_list(librados::IoCtx& ioctx, const std::string& oid,
   });
 }
 
+int standalone_children_count(librados::IoCtx& ioctx, const std::string& oid,
+                              uint64_t* count) {
+  std::string reply;
+  int r = exec(ioctx, oid, "standalone_children_count", {}, &reply);
+  if (r < 0) {
+    return r;
+  }
+  return decode_reply(reply, [count](Decoder& d) { *count = d.u64(); });
+}
+
 int standalone_parent_attach(librados::IoCtx& ioctx, const std::string& oid,
                              const ParentImageSpec& parent, uint64_t overlap) {
   Encoder e;

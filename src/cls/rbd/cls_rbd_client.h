@@ -37,6 +37,9 @@ int children_list(librados::IoCtx& ioctx, const std::string& oid, uint64_t snap_
 int standalone_children_list(librados::IoCtx& ioctx, const std::string& oid,
                              const ChildImageSpec& start_after, uint64_t max,
                              std::vector<ChildImageSpec>* children, bool* more);
+// The number of HEAD children (-EOPNOTSUPP from an overlay older than v2).
+int standalone_children_count(librados::IoCtx& ioctx, const std::string& oid,
+                              uint64_t* count);
 
 int standalone_parent_attach(librados::IoCtx& ioctx, const std::string& oid,
                              const ParentImageSpec& parent, uint64_t overlap);

@@ -51,6 +51,7 @@ const MethodEntry METHODS[] = {
     {"get_parent", RD, get_parent},
     {"get_features", RD, get_features},
     {"standalone_children_list", RD, standalone_children_list},
+    {"standalone_children_count", RD, standalone_children_count},
     {"standalone_parent_attach", RW, standalone_parent_attach},
     {"standalone_parent_detach", RW, standalone_parent_detach},
     {"standalone_overlay_info", RD, standalone_overlay_info},

@@ -15,7 +15,7 @@
 namespace cls::rbd::standalone {
 
 // Bumped whenever a method or payload of the overlay changes.
-constexpr uint32_t OVERLAY_VERSION = 1;
+constexpr uint32_t OVERLAY_VERSION = 2;
 // The Ceph release line the overlay is written for.
 constexpr const char* TARGET_CEPH_VERSION_PREFIX = "16.2.";
 
@@ -28,6 +28,8 @@ int child_detach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferli
 int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out);
 int standalone_children_list(cls_method_context_t hctx, ceph::bufferlist* in,
                              ceph::bufferlist* out);
+int standalone_children_count(cls_method_context_t hctx, ceph::bufferlist* in,
+                              ceph::bufferlist* out);
 
 // standalone_parent.cc: the parent link on a child's header.
 int standalone_parent_attach(cls_method_context_t hctx, ceph::bufferlist* in,

@@ -24,6 +24,11 @@ extern int cls_cxx_map_get_vals(cls_method_context_t hctx,
                                 uint64_t max_to_get,
                                 std::map<std::string, ceph::bufferlist>* vals,
                                 bool* more);
+extern int cls_cxx_map_get_keys(cls_method_context_t hctx,
+                                const std::string& start_after,
+                                uint64_t max_to_get,
+                                std::set<std::string>* keys,
+                                bool* more);
 extern int cls_cxx_map_set_vals(cls_method_context_t hctx,
                                 const std::map<std::string, ceph::bufferlist>* map);
 extern int cls_cxx_map_remove_key(cls_method_context_t hctx,
@@ -60,6 +65,9 @@ int for_each_snapshot(cls_method_context_t hctx, F&& fn);
 int list(cls_method_context_t hctx, const std::string& prefix,
          const std::string& start_after, uint64_t max,
          std::map<std::string, std::string>* out, bool* more);
+
+// Counts the keys with `prefix` (keys only, values are not read).
+int count(cls_method_context_t hctx, const std::string& prefix, uint64_t* n);
 
 // Sets/clears op-feature bits as stock's set_op_features does: keeps the
 // `operations` feature bit and the presence of the `op_features` key in

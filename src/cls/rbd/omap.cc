@@ -108,6 +108,33 @@ int list(cls_method_context_t hctx, const std::string& prefix,
   return 0;
 }
 
+int count(cls_method_context_t hctx, const std::string& prefix, uint64_t* n) {
+  // Keys are read in pages from the prefix on and counted until the first
+  // key past the prefix: the OSD does not filter keys by prefix.
+  constexpr uint64_t PAGE = 4096;
+  std::string after = prefix;
+  *n = 0;
+  bool more = true;
+  while (more) {
+    std::set<std::string> keys;
+    int r = cls_cxx_map_get_keys(hctx, after, PAGE, &keys, &more);
+    if (r < 0) {
+      return r;
+    }
+    for (const auto& k : keys) {
+      if (k.compare(0, prefix.size(), prefix) != 0) {
+        return 0;
+      }
+      ++*n;
+    }
+    if (keys.empty()) {
+      break;
+    }
+    after = *keys.rbegin();
+  }
+  return 0;
+}
+
 int update_op_features(cls_method_context_t hctx, uint64_t value, uint64_t mask,
                        const uint64_t* base) {
   uint64_t features = 0;

@@ -274,4 +274,30 @@ int standalone_children_list(cls_method_context_t hctx, ceph::bufferlist* in,
   return 0;
 }
 
+/**
+ * The number of HEAD children, counted on the OSD so that a count (or the
+ * refusal to remove a parent) does not ship the whole registry.
+ * Input: none.  Output: u64 count.
+ */
+int standalone_children_count(cls_method_context_t hctx, ceph::bufferlist* in,
+                              ceph::bufferlist* out) {
+  if (in->length() != 0) {
+    CLS_LOG(5, "standalone_children_count takes no input (%u bytes)", in->length());
+    return -EINVAL;
+  }
+  int r = check_header(hctx);
+  if (r < 0) {
+    return r;
+  }
+  uint64_t n = 0;
+  r = omap::count(hctx, HEAD_CHILD_KEY_PREFIX, &n);
+  if (r < 0) {
+    return r;
+  }
+  Encoder e;
+  e.u64(n);
+  out->append(omap::to_bufferlist(e.bytes()));
+  return 0;
+}
+
 }  // namespace cls::rbd::standalone

@@ -320,18 +320,29 @@ int prune_children(librados::IoCtx& ioctx, const std::string& name, size_t* prun
   return 0;
 }
 
+int count_head_children(librados::IoCtx& ioctx, const std::string& image_id,
+                        uint64_t* count) {
+  int r = cl::standalone_children_count(ioctx, util::header_oid(image_id), count);
+  if (r != -EOPNOTSUPP) {
+    return r;
+  }
+  // An overlay older than v2 (or none): count the listed pages.
+  std::vector<ChildImageSpec> children;
+  r = list_head_children(ioctx, image_id, &children);
+  *count = children.size();
+  return r;
+}
+
 int count_children(librados::IoCtx& ioctx, const std::string& name, uint64_t* count) {
   std::string id;
   int r = util::image_id_by_name(ioctx, name, &id);
   if (r < 0) {
     return util::fail(r, "error opening image " + name);
   }
-  std::vector<ChildImageSpec> children;
-  r = list_head_children(ioctx, id, &children);
+  r = count_head_children(ioctx, id, count);
   if (r < 0) {
-    return util::fail(r, "error listing children of " + name);
+    return util::fail(r, "error counting the children of " + name);
   }
-  *count = children.size();
   return 0;
 }
 

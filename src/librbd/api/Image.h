@@ -19,6 +19,9 @@ namespace librbd::standalone::api {
 // HEAD children registered on the header of image `image_id` (all pages).
 int list_head_children(librados::IoCtx& ioctx, const std::string& image_id,
                        std::vector<cls::rbd::standalone::ChildImageSpec>* children);
+// The number of those HEAD children, counted on the OSD.
+int count_head_children(librados::IoCtx& ioctx, const std::string& image_id,
+                        uint64_t* count);
 
 // Children of `name` (flags: RBD_LIST_CHILDREN_*), each with its parent
 // type and whether its registration is stale; sorted by pool, namespace,

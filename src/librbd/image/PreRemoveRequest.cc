@@ -3,7 +3,7 @@
 #include "librbd/image/PreRemoveRequest.h"
 
 #include <cerrno>
-#include <vector>
+#include <string>
 
 #include "librbd/Utils.h"
 #include "librbd/api/Image.h"
@@ -11,13 +11,13 @@
 namespace librbd::standalone::image {
 
 int PreRemoveRequest::send() {
-  std::vector<cls::rbd::standalone::ChildImageSpec> children;
-  int r = api::list_head_children(m_ioctx, m_image_id, &children);
+  uint64_t children = 0;
+  int r = api::count_head_children(m_ioctx, m_image_id, &children);
   if (r < 0) {
-    return util::fail(r, "cannot list the standalone children of " + m_image_name);
+    return util::fail(r, "cannot count the standalone children of " + m_image_name);
   }
-  if (!children.empty()) {
-    return util::fail(-EBUSY, "image has " + std::to_string(children.size()) +
+  if (children > 0) {
+    return util::fail(-EBUSY, "image has " + std::to_string(children) +
                                   " standalone child(ren) - not removing (flatten or "
                                   "remove them first; 'rbd children --prune' drops stale "
                                   "registrations)");

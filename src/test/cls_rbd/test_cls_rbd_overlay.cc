@@ -160,7 +160,7 @@ TEST_F(ClsRbdOverlay, InfoNamesVersionAndBits) {
   std::string id = create_image(unique("info"), MiB);
   cl::OverlayInfo info;
   ASSERT_EQ(0, cl::overlay_info(ioctx, header(id), &info));
-  EXPECT_EQ(1u, info.version);
+  EXPECT_EQ(2u, info.version);
   EXPECT_EQ(0u, info.ceph_version.rfind("16.2.", 0)) << info.ceph_version;
   EXPECT_EQ(OP_FEATURE_STANDALONE_PARENT, info.parent_op_feature);
   EXPECT_EQ(INCOMPAT_STANDALONE_PARENT_READ_ONLY, info.parent_incompat_feature);
@@ -174,6 +174,9 @@ TEST_F(ClsRbdOverlay, HeadChildAttachSetsMarkerAndLastDetachClearsIt) {
   ChildImageSpec a{pool_id, "", "aaaa"}, b{pool_id, "ns1", "bbbb"};
   uint64_t features_before = u64_key(oid, "features");
   ASSERT_EQ(0u, features_before & FEATURE_OPERATIONS);
+  uint64_t count = 99;
+  ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
+  EXPECT_EQ(0u, count);
 
   ASSERT_EQ(0, cl::child_attach(ioctx, oid, NOSNAP, a));
   EXPECT_EQ(OP_FEATURE_STANDALONE_PARENT, u64_key(oid, "op_features"));
@@ -187,8 +190,12 @@ TEST_F(ClsRbdOverlay, HeadChildAttachSetsMarkerAndLastDetachClearsIt) {
   std::set<ChildImageSpec> children;
   ASSERT_EQ(0, cl::children_list(ioctx, oid, NOSNAP, &children));
   EXPECT_EQ((std::set<ChildImageSpec>{a, b}), children);
+  ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
+  EXPECT_EQ(2u, count);
 
   ASSERT_EQ(0, cl::child_detach(ioctx, oid, NOSNAP, a));
+  ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
+  EXPECT_EQ(1u, count);
   EXPECT_EQ(OP_FEATURE_STANDALONE_PARENT, u64_key(oid, "op_features"));
   EXPECT_EQ(-ENOENT, cl::child_detach(ioctx, oid, NOSNAP, a));
   ASSERT_EQ(0, cl::child_detach(ioctx, oid, NOSNAP, b));
@@ -235,6 +242,9 @@ TEST_F(ClsRbdOverlay, HeadChildPayloadValidation) {
   EXPECT_EQ(-ENOEXEC, cl::child_attach(ioctx, "not_a_header", NOSNAP, {pool_id, "", "abcd"}));
   std::set<ChildImageSpec> none;
   EXPECT_EQ(-ENOEXEC, cl::children_list(ioctx, "not_a_header", NOSNAP, &none));
+  uint64_t count = 0;
+  EXPECT_EQ(-ENOEXEC, cl::standalone_children_count(ioctx, "not_a_header", &count));
+  EXPECT_EQ(-ENOENT, cl::standalone_children_count(ioctx, header("0000missing"), &count));
   EXPECT_FALSE(has_key(oid, "op_features"));
 }
 
@@ -276,6 +286,11 @@ TEST_F(ClsRbdOverlay, MalformedPayloadsAreRejectedAndOsdStaysUp) {
   EXPECT_EQ(-EINVAL, cl::exec(ioctx, coid, "snapshot_remove", "\x01", nullptr));
   EXPECT_EQ(-EINVAL, cl::exec(ioctx, coid, "get_parent", "", nullptr));
   EXPECT_EQ(-EINVAL, cl::exec(ioctx, poid, "children_list", "", nullptr));
+  for (const auto& p : payloads) {
+    if (!p.empty()) {
+      EXPECT_EQ(-EINVAL, cl::exec(ioctx, poid, "standalone_children_count", p, nullptr));
+    }
+  }
   expect_osd_alive(poid);
   // Nothing above changed the registry: still exactly the one child.
   std::set<ChildImageSpec> children;
@@ -328,6 +343,11 @@ TEST_F(ClsRbdOverlay, TenThousandChildrenListInPages) {
   std::set<ChildImageSpec> full;
   ASSERT_EQ(0, cl::children_list(ioctx, oid, NOSNAP, &full));
   EXPECT_EQ(expected, full);
+  // The count spans several of the OSD's key pages and stops at the
+  // header's own keys after the registry.
+  uint64_t count = 0;
+  ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
+  EXPECT_EQ(static_cast<uint64_t>(N), count);
   std::vector<ChildImageSpec> page;
   EXPECT_EQ(-EINVAL, cl::standalone_children_list(ioctx, oid, {}, 0, &page, &more));
   EXPECT_EQ(-EINVAL, cl::standalone_children_list(ioctx, oid, {}, 4097, &page, &more));
