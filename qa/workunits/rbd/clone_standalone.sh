@@ -63,7 +63,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # Every cluster call is bounded: a hung client must fail the test.
 rbd() { timeout "${CMD_TIMEOUT}" "${RBD_CLI}" "$@"; }         # the project's CLI
 srbd() { timeout "${CMD_TIMEOUT}" "${STOCK_RBD}" "$@"; }      # the stock CLI
-ceph_() { timeout "${CMD_TIMEOUT}" "${CEPH}" --connect-timeout 30 "$@"; }
 
 # must CMD...: CMD's stdout; if CMD fails, says so (with its stderr) and
 # exits the caller's command substitution non-zero, so that
@@ -82,7 +81,7 @@ must() {
 }
 
 # Exports SPEC (stock rbd) to a fresh file FILE.
-export_to() {
+stock_export_to() {
   local out
   rm -f -- "$2"
   out="$(srbd export --no-progress "$1" "$2" 2>&1)" || fail "rbd export $1 failed: ${out}"
@@ -193,25 +192,9 @@ make_parent() {  # SPEC TOTAL [FEATURES]
 cleanup() {
   local rc=$?
   set +e
-  local pool created
-  for pool in "${P2}" "${P1}"; do
-    created=${P1_CREATED}
-    [[ "${pool}" == "${P2}" ]] && created=${P2_CREATED}
-    if ((created)); then
-      local try
-      for try in 1 2 3; do
-        ceph_ osd pool rm "${pool}" "${pool}" --yes-i-really-really-mean-it >/dev/null 2>&1 && break
-        ((try == 3)) && echo "WARNING: could not remove pool ${pool}" >&2
-        sleep 2
-      done
-    fi
-  done
-  [[ -n "${TMP}" ]] && rm -rf -- "${TMP}"
-  if ((!FINISHED)); then
-    echo "${PASSED} passed, 1 failed"
-    ((rc == 0)) && rc=1
-  fi
-  exit "${rc}"
+  ((P2_CREATED)) && remove_pool "${P2}"
+  ((P1_CREATED)) && remove_pool "${P1}"
+  finish_cleanup "${rc}"
 }
 
 preflight() {
@@ -219,12 +202,7 @@ preflight() {
   local out
   [[ -x "${RBD_CLI}" ]] ||
     fail "the project's rbd CLI ${RBD_CLI} is missing (build it: cd build && cmake .. && make), or set RBD_CLI"
-  local x
-  for x in "${STOCK_RBD}" "${CEPH}" "${RADOS}" "${PY}"; do
-    [[ -x "${x}" ]] || fail "${x} is missing"
-  done
-  command -v jq >/dev/null || fail "jq is required"
-  "${PY}" -c 'import rados, rbd' 2>/dev/null || fail "${PY} lacks the rados/rbd modules"
+  require_tools "${STOCK_RBD}" "${CEPH}" "${RADOS}" "${PY}"
   out="$("${RBD_CLI}" help clone-standalone 2>&1)" ||
     fail "${RBD_CLI} is not the project's CLI (no clone-standalone): ${out}"
 }
@@ -249,7 +227,7 @@ test1() {
     "$(info_line "${P1}/parent" features)"
   expect_contains "rbd bench --io-type write parent (4K, 10M) completes 2560 ops" \
     "$(bench write "${P1}/parent" 10M)" "ops: 2560 "
-  export_to "${P1}/parent" "${TMP}/parent.orig"
+  stock_export_to "${P1}/parent" "${TMP}/parent.orig"
 
   expect_ok "rbd clone-standalone ${P1}/parent ${P1}/child1" \
     rbd clone-standalone "${P1}/parent" "${P1}/child1"
@@ -355,7 +333,7 @@ test3() {
   expect_contains "rbd bench --io-type read child1: header" "${out}" \
     "bench  type read io_size 4096 io_threads 16 bytes 10485760 pattern seq"
   expect_match "rbd bench --io-type read child1: 2560 ops" "${out}" $'elapsed: +[0-9.]+ +ops: +2560 '
-  export_to "${P1}/child1" "${TMP}/child1.exp"
+  stock_export_to "${P1}/child1" "${TMP}/child1.exp"
   expect_same_file "export child1 = export parent" "${TMP}/parent.orig" "${TMP}/child1.exp"
 
   # Pacific prints a progress line, not the seed's "No errors found".
@@ -386,7 +364,7 @@ test4() {
     bash -c "echo '${data}' | timeout ${CMD_TIMEOUT} '${RBD_CLI}' import - '${P1}/child1' --image-size 1M"
   expect_exit "rbd import - child1 fails: child1 exists (17)" 17 "File exists" \
     bash -c "echo '${data}' | timeout ${CMD_TIMEOUT} '${RBD_CLI}' import --no-progress - '${P1}/child1'"
-  export_to "${P1}/child1" "${TMP}/child1.afterimport"
+  stock_export_to "${P1}/child1" "${TMP}/child1.afterimport"
   expect_same_file "the failed imports left child1 alone" "${TMP}/parent.orig" "${TMP}/child1.afterimport"
 
   # Object 0 has parent data (copy-up); the first object without parent
@@ -408,11 +386,11 @@ test4() {
   patch_file "${TMP}/child1.want" 0 "${TMP}/w4a"
   patch_file "${TMP}/child1.want" $((empty_obj * OBJ)) "${TMP}/w4b"
 
-  export_to "${P1}/child1" "${TMP}/child1_data"
+  stock_export_to "${P1}/child1" "${TMP}/child1_data"
   expect_different_file "child1 data differs from the parent's" "${TMP}/parent.orig" "${TMP}/child1_data"
   expect_eq "child1 starts with the written data" "${data}" "$(head -n1 "${TMP}/child1_data")"
   expect_same_file "child1 = parent + the two writes (rest inherited)" "${TMP}/child1.want" "${TMP}/child1_data"
-  export_to "${P1}/parent" "${TMP}/parent_data"
+  stock_export_to "${P1}/parent" "${TMP}/parent_data"
   expect_same_file "parent data unchanged" "${TMP}/parent.orig" "${TMP}/parent_data"
 
   expect_ok "rbd object-map check --no-progress child1" srbd object-map check --no-progress "${P1}/child1"
@@ -449,12 +427,12 @@ test5() {
   expect_exit "stock rbd bench write on the parent fails (read-only parent)" nonzero \
     "Function not implemented" srbd bench --io-type write --io-size 4K --io-total 64K "${P1}/parent"
   expect_eq "parent still listed" "parent" "$(must srbd ls "${P1}" | grep -x parent)"
-  export_to "${P1}/parent" "${TMP}/parent5.exp"
+  stock_export_to "${P1}/parent" "${TMP}/parent5.exp"
   expect_same_file "parent data unchanged by the refused operations" "${TMP}/parent.orig" "${TMP}/parent5.exp"
   expect_eq "rbd children parent: still child1..3" \
     "${P1}/child1"$'\n'"${P1}/child2"$'\n'"${P1}/child3" "$(must rbd children "${P1}/parent")"
 
-  export_to "${P1}/child1" "${TMP}/child1.preflatten"
+  stock_export_to "${P1}/child1" "${TMP}/child1.preflatten"
   expect_ok "rbd flatten child1" rbd flatten "${P1}/child1"
   expect_contains "flatten child1: progress done" "${LAST_OUT}" "Image flatten: 100% complete...done."
   expect_eq "rbd children parent: child2, child3" "${P1}/child2"$'\n'"${P1}/child3" \
@@ -466,7 +444,7 @@ test5() {
     "$(info_line "${P1}/child1" features)"
   expect_eq "child1 op_features empty after flatten" "op_features:" \
     "$(info_line "${P1}/child1" op_features | sed 's/ *$//')"
-  export_to "${P1}/child1" "${TMP}/child1.postflatten"
+  stock_export_to "${P1}/child1" "${TMP}/child1.postflatten"
   expect_same_file "flatten kept child1's data" "${TMP}/child1.preflatten" "${TMP}/child1.postflatten"
   expect_exit "rbd rm parent still fails: 2 standalone children" 16 \
     "image has 2 standalone child(ren) - not removing" rbd rm "${P1}/parent"
@@ -481,7 +459,7 @@ test5() {
   expect_ok "rbd rm parent succeeds" rbd rm "${P1}/parent"
   expect_contains "rm parent: progress done" "${LAST_OUT}" "Removing image: 100% complete...done."
   expect_eq "parent is gone" "" "$(must srbd ls "${P1}" | grep -x parent || true)"
-  export_to "${P1}/child2" "${TMP}/child2.exp"
+  stock_export_to "${P1}/child2" "${TMP}/child2.exp"
   expect_same_file "child2 reads the parent's data after the parent is gone" "${TMP}/parent.orig" "${TMP}/child2.exp"
   local c
   for c in child1 child2 child3; do
@@ -504,12 +482,12 @@ test6() {
     "$(must rbd info "${P1}/child_flatten" | grep parent || true)"
   expect_eq "info json child_flatten: no parent" "null" \
     "$(must rbd info --format json "${P1}/child_flatten" | jq -r .parent)"
-  export_to "${P1}/parent2" "${TMP}/parent2_data"
-  export_to "${P1}/child_flatten" "${TMP}/child_flatten_data"
+  stock_export_to "${P1}/parent2" "${TMP}/parent2_data"
+  stock_export_to "${P1}/child_flatten" "${TMP}/child_flatten_data"
   expect_same_file "data identical - flatten successful" "${TMP}/parent2_data" "${TMP}/child_flatten_data"
   expect_eq "rbd children parent2: empty" "" "$(must rbd children "${P1}/parent2")"
   expect_ok "rbd rm parent2 (no children left)" rbd rm --no-progress "${P1}/parent2"
-  export_to "${P1}/child_flatten" "${TMP}/child_flatten_data2"
+  stock_export_to "${P1}/child_flatten" "${TMP}/child_flatten_data2"
   expect_same_file "child_flatten is independent of the removed parent2" \
     "${TMP}/parent2_data" "${TMP}/child_flatten_data2"
 }
@@ -518,7 +496,7 @@ test6() {
 test7() {
   echo "# Test 7: object map states"
   make_parent "${P1}/parent_objmap" 10M
-  export_to "${P1}/parent_objmap" "${TMP}/parent_objmap.orig"
+  stock_export_to "${P1}/parent_objmap" "${TMP}/parent_objmap.orig"
   expect_ok "rbd clone-standalone parent_objmap child_objmap" \
     rbd clone-standalone "${P1}/parent_objmap" "${P1}/child_objmap"
   local child="${P1}/child_objmap"
@@ -539,10 +517,10 @@ test7() {
   # child must read the bench's bytes where it wrote and the parent's
   # elsewhere.
   make_parent "${P1}/benchref" 5M
-  export_to "${P1}/benchref" "${TMP}/benchref.exp"
+  stock_export_to "${P1}/benchref" "${TMP}/benchref.exp"
   srbd rm --no-progress "${P1}/benchref" >/dev/null 2>&1 || fail "rbd rm benchref failed"
   overlay_nonzero "${TMP}/parent_objmap.orig" "${TMP}/benchref.exp" "${TMP}/child_objmap.want"
-  export_to "${child}" "${TMP}/child_objmap.exp"
+  stock_export_to "${child}" "${TMP}/child_objmap.exp"
   expect_same_file "child_objmap = parent data + the bench's writes" \
     "${TMP}/child_objmap.want" "${TMP}/child_objmap.exp"
 
@@ -561,7 +539,7 @@ test7() {
   expect_eq "object-map view child_objmap matches its RADOS objects ($(wc -w <<<"${owned}") owned)" \
     "${want}" "${states}"
   expect_contains "some object is copied_up (OBJECT_COPIEDUP after copy-up)" "${states}" "copied_up"
-  export_to "${P1}/parent_objmap" "${TMP}/parent_objmap.after"
+  stock_export_to "${P1}/parent_objmap" "${TMP}/parent_objmap.after"
   expect_same_file "parent_objmap unchanged" "${TMP}/parent_objmap.orig" "${TMP}/parent_objmap.after"
 
   expect_ok "rbd object-map rebuild child_objmap" srbd object-map rebuild "${child}"
@@ -569,7 +547,7 @@ test7() {
   expect_ok "object-map check child_objmap (after rebuild)" srbd object-map check --no-progress "${child}"
   expect_eq "check after rebuild reports nothing" "" "${LAST_OUT}"
   expect_eq "object-map view unchanged by rebuild" "${states}" "$(view_states "${child}")"
-  export_to "${child}" "${TMP}/child_objmap.rebuilt"
+  stock_export_to "${child}" "${TMP}/child_objmap.rebuilt"
   expect_same_file "child_objmap data unchanged by rebuild" "${TMP}/child_objmap.exp" "${TMP}/child_objmap.rebuilt"
   expect_not_contains "flags after rebuild: not invalid" "$(info_line "${child}" flags)" "invalid"
 }
@@ -581,7 +559,7 @@ test8() {
   P2_CREATED=1
   expect_ok "rbd pool init ${P2}" srbd pool init "${P2}"
   make_parent "${P1}/parent_cross" 10M
-  export_to "${P1}/parent_cross" "${TMP}/parent_cross.orig"
+  stock_export_to "${P1}/parent_cross" "${TMP}/parent_cross.orig"
   expect_ok "rbd clone-standalone ${P1}/parent_cross ${P2}/child_cross" \
     rbd clone-standalone "${P1}/parent_cross" "${P2}/child_cross"
   local info
@@ -603,7 +581,7 @@ test8() {
   local out
   out="$(bench read "${P2}/child_cross" 10M)"
   expect_match "rbd bench --io-type read child_cross: 2560 ops" "${out}" $'elapsed: +[0-9.]+ +ops: +2560 '
-  export_to "${P2}/child_cross" "${TMP}/child_cross.exp"
+  stock_export_to "${P2}/child_cross" "${TMP}/child_cross.exp"
   expect_same_file "child_cross reads the parent's data" "${TMP}/parent_cross.orig" "${TMP}/child_cross.exp"
   expect_exit "rbd rm parent_cross fails: exit 16, 1 standalone child" 16 \
     "image has 1 standalone child(ren) - not removing" rbd rm "${P1}/parent_cross"
@@ -756,8 +734,8 @@ test_descendants() {
     '[["child_enabled",1,"parent_features"],["child_features",1,"parent_features"],["grandchild",2,"child_enabled"]]' \
     "$(must rbd children --descendants --format json "${P1}/parent_features" |
       jq -c 'map([.image, .depth, .parent_image]) | sort')"
-  export_to "${P1}/grandchild" "${TMP}/grandchild.exp"
-  export_to "${P1}/parent_features" "${TMP}/parent_features.exp"
+  stock_export_to "${P1}/grandchild" "${TMP}/grandchild.exp"
+  stock_export_to "${P1}/parent_features" "${TMP}/parent_features.exp"
   expect_same_file "grandchild reads the grandparent's data" "${TMP}/parent_features.exp" "${TMP}/grandchild.exp"
   expect_exit "rbd rm child_enabled fails: it has a standalone child" 16 \
     "image has 1 standalone child(ren) - not removing" rbd rm "${P1}/child_enabled"

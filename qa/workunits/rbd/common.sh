@@ -130,3 +130,49 @@ require_cluster() {
   export CEPH_CONF
   check_reachable "${CEPH_CONF}" "overlay"
 }
+
+# ------------------------------------------------ shared setup/cleanup ---
+# The workunits set CMD_TIMEOUT, PASSED, FINISHED and TMP, and define
+# their own rbd() (stock or project CLI).
+
+ceph_() { timeout "${CMD_TIMEOUT}" "${CEPH:-/usr/bin/ceph}" --connect-timeout 30 "$@"; }
+
+# Exports SPEC to a fresh file FILE (rbd export refuses to overwrite).
+export_to() {  # SPEC FILE
+  local out
+  rm -f -- "$2"
+  out="$(rbd export --no-progress "$1" "$2" 2>&1)" || fail "rbd export $1 failed: ${out}"
+}
+
+# jq, the python3 with rados/rbd, and each named executable are there.
+require_tools() {  # EXECUTABLE...
+  local x
+  for x in "$@"; do
+    [[ -x "${x}" ]] || fail "${x} is missing"
+  done
+  command -v jq >/dev/null || fail "jq is required"
+  "${PY}" -c 'import rados, rbd' 2>/dev/null || fail "${PY} lacks the rados/rbd modules"
+}
+
+# Removes POOL from the cluster of CEPH_CONF, retrying while it is busy;
+# only warns, as it runs during cleanup.
+remove_pool() {  # POOL [WHERE]
+  local _
+  for _ in 1 2 3; do
+    ceph_ osd pool rm "$1" "$1" --yes-i-really-really-mean-it >/dev/null 2>&1 && return 0
+    sleep 2
+  done
+  echo "WARNING: could not remove pool $1${2:+ on the $2 cluster}" >&2
+}
+
+# The end of every cleanup trap: removes TMP and, when the run stopped
+# early, says so and exits non-zero.
+finish_cleanup() {  # RC
+  local rc="$1"
+  [[ -n "${TMP}" ]] && rm -rf -- "${TMP}"
+  if ((!FINISHED)); then
+    echo "${PASSED} passed, 1 failed"
+    ((rc == 0)) && rc=1
+  fi
+  exit "${rc}"
+}

@@ -46,15 +46,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # Every cluster call is bounded: a hung client must fail the test.
 rbd() { timeout "${CMD_TIMEOUT}" "${RBD}" "$@"; }
-ceph_() { timeout "${CMD_TIMEOUT}" ceph --connect-timeout 30 "$@"; }
 cls() { timeout "${CMD_TIMEOUT}" "${PY}" "${CLS_STANDALONE}" "$@"; }
-
-# Exports SPEC to a fresh file FILE (rbd export refuses to overwrite).
-export_to() {
-  local out
-  rm -f -- "$2"
-  out="$(rbd export --no-progress "$1" "$2" 2>&1)" || fail "rbd export $1 failed: ${out}"
-}
 
 info_json() { rbd info --format json "$1"; }
 json_field() { jq -r "$2" <<<"$1"; }
@@ -164,23 +156,13 @@ make_child() {  # PARENT CHILD [rbd create options...]
 cleanup() {
   local rc=$?
   set +e
-  if ((POOL_CREATED)); then
-    ceph_ osd pool rm "${POOL}" "${POOL}" --yes-i-really-really-mean-it >/dev/null 2>&1 ||
-      echo "WARNING: could not remove pool ${POOL}" >&2
-  fi
-  [[ -n "${TMP}" ]] && rm -rf -- "${TMP}"
-  if ((!FINISHED)); then
-    echo "${PASSED} passed, 1 failed"
-    ((rc == 0)) && rc=1
-  fi
-  exit "${rc}"
+  ((POOL_CREATED)) && remove_pool "${POOL}"
+  finish_cleanup "${rc}"
 }
 
 preflight() {
   require_cluster
-  command -v jq >/dev/null || fail "jq is required"
-  [[ -x "${RBD}" ]] || fail "${RBD} is missing"
-  "${PY}" -c 'import rados, rbd' 2>/dev/null || fail "${PY} lacks the rados/rbd modules"
+  require_tools "${RBD}"
   [[ -r "${CLS_STANDALONE}" ]] || fail "${CLS_STANDALONE} is missing"
 }
 

@@ -48,14 +48,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # ---------------------------------------------------------------- tools ---
 
 rbd() { timeout "${CMD_TIMEOUT}" "${RBD}" "$@"; }
-ceph_() { timeout "${CMD_TIMEOUT}" ceph --connect-timeout 30 "$@"; }
-
-# Exports SPEC to a fresh file FILE (rbd export refuses to overwrite).
-export_to() {
-  local out
-  rm -f -- "$2"
-  out="$(rbd export --no-progress "$1" "$2" 2>&1)" || fail "rbd export $1 failed: ${out}"
-}
 
 info_json() { rbd info --format json "$1"; }
 features_of() { info_json "$1" | jq -r '.features | join(",")'; }
@@ -115,33 +107,15 @@ make_image() {  # IMAGE SIZE_MIB TAG FILE_OUT [import options...]
 cleanup() {
   local rc=$?
   set +e
-  if ((POOL_CREATED)); then
-    ceph_ osd pool rm "${POOL}" "${POOL}" --yes-i-really-really-mean-it >/dev/null 2>&1 ||
-      echo "WARNING: could not remove pool ${POOL}" >&2
-  fi
-  if ((PARITY_POOL_OVERLAY)); then
-    ceph_ osd pool rm "${PARITY_POOL}" "${PARITY_POOL}" --yes-i-really-really-mean-it >/dev/null 2>&1 ||
-      echo "WARNING: could not remove pool ${PARITY_POOL}" >&2
-  fi
-  if ((PARITY_POOL_STOCK)); then
-    CEPH_CONF="${STOCK_CEPH_CONF}" ceph_ osd pool rm "${PARITY_POOL}" "${PARITY_POOL}" \
-      --yes-i-really-really-mean-it >/dev/null 2>&1 ||
-      echo "WARNING: could not remove pool ${PARITY_POOL} on the stock cluster" >&2
-  fi
-  [[ -n "${TMP}" ]] && rm -rf -- "${TMP}"
-  if ((!FINISHED)); then
-    echo "${PASSED} passed, 1 failed"
-    ((rc == 0)) && rc=1
-  fi
-  exit "${rc}"
+  ((POOL_CREATED)) && remove_pool "${POOL}"
+  ((PARITY_POOL_OVERLAY)) && remove_pool "${PARITY_POOL}"
+  ((PARITY_POOL_STOCK)) && CEPH_CONF="${STOCK_CEPH_CONF}" remove_pool "${PARITY_POOL}" stock
+  finish_cleanup "${rc}"
 }
-
 
 preflight() {
   require_cluster
-  command -v jq >/dev/null || fail "jq is required"
-  [[ -x "${RBD}" ]] || fail "${RBD} is missing"
-  "${PY}" -c 'import rados, rbd' 2>/dev/null || fail "${PY} lacks the rados/rbd modules"
+  require_tools "${RBD}"
   [[ -r "${CLS_STANDALONE}" ]] || fail "${CLS_STANDALONE} is missing"
   if [[ -n "${STOCK_CEPH_CONF:-}" ]]; then
     [[ -r "${STOCK_CEPH_CONF}" ]] || fail "STOCK_CEPH_CONF=${STOCK_CEPH_CONF} is not readable"

@@ -85,6 +85,15 @@ int set_u64(cls_method_context_t hctx, const std::string& key, uint64_t v) {
   return set(hctx, key, e.bytes());
 }
 
+int header_features(cls_method_context_t hctx, uint64_t* features) {
+  int r = cls_cxx_stat(hctx, nullptr, nullptr);
+  if (r < 0) {
+    return r;
+  }
+  r = get_u64(hctx, "features", features);
+  return r == -ENOENT ? -ENOEXEC : r;
+}
+
 int get_parent(cls_method_context_t hctx, ParentRecord* parent) {
   return get_decoded(hctx, "parent", parent);
 }

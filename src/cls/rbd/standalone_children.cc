@@ -45,14 +45,8 @@ int decode_child_payload(ceph::bufferlist* in, ChildImageSpec* child) {
 }
 
 int check_header(cls_method_context_t hctx) {
-  int r = cls_cxx_stat(hctx, nullptr, nullptr);
-  if (r < 0) {
-    return r;
-  }
   uint64_t features = 0;
-  r = omap::get_u64(hctx, "features", &features);
-  // A header without `features` is a format 1 image: it cannot be a parent.
-  return r == -ENOENT ? -ENOEXEC : r;
+  return omap::header_features(hctx, &features);
 }
 
 // Up to `max` registry entries after `after` (a key), values decoded.
@@ -72,6 +66,12 @@ int list_children(cls_method_context_t hctx, const std::string& after, uint64_t 
     }
   }
   return 0;
+}
+
+// The first `max` registered children (all of them when there are fewer).
+int first_children(cls_method_context_t hctx, uint64_t max, std::vector<ChildImageSpec>* out) {
+  bool more = false;
+  return list_children(hctx, HEAD_CHILD_KEY_PREFIX, max, out, &more);
 }
 
 // The common start of attach and detach: the header is a format 2 image,
@@ -109,8 +109,7 @@ int attach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
   }
 
   std::vector<ChildImageSpec> others;
-  bool more = false;
-  r = list_children(hctx, HEAD_CHILD_KEY_PREFIX, 1, &others, &more);
+  r = first_children(hctx, 1, &others);
   if (r < 0) {
     return r;
   }
@@ -142,8 +141,7 @@ int detach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
   // Reads do not see this call's removal: two entries, or one that is not
   // ours, mean other children remain.
   std::vector<ChildImageSpec> first_two;
-  bool more = false;
-  r = list_children(hctx, HEAD_CHILD_KEY_PREFIX, 2, &first_two, &more);
+  r = first_children(hctx, 2, &first_two);
   if (r < 0) {
     return r;
   }

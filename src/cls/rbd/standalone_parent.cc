@@ -18,13 +18,9 @@ namespace cls::rbd::standalone {
 namespace {
 
 int check_layering_header(cls_method_context_t hctx) {
-  int r = cls_cxx_stat(hctx, nullptr, nullptr);
-  if (r < 0) {
-    return r;
-  }
   uint64_t features = 0;
-  r = omap::get_u64(hctx, "features", &features);
-  if (r == -ENOENT || (r == 0 && (features & FEATURE_LAYERING) == 0)) {
+  int r = omap::header_features(hctx, &features);
+  if (r == -ENOEXEC || (r == 0 && (features & FEATURE_LAYERING) == 0)) {
     CLS_LOG(10, "standalone parent link: image does not support layering");
     return -ENOEXEC;
   }

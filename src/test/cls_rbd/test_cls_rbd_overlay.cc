@@ -14,8 +14,10 @@
 
 #include "cls/rbd/cls_rbd_client.h"
 #include "cls/rbd/cls_rbd_types.h"
+#include "test/common/cluster.h"
 
 using namespace cls::rbd::standalone;
+using ceph_test_standalone::unique;
 namespace cl = cls::rbd::standalone::client;
 
 namespace {
@@ -32,16 +34,9 @@ protected:
   static bool connected;
 
   static void SetUpTestSuite() {
-    if (rados.init(nullptr) < 0 || rados.conf_read_file(nullptr) < 0 ||
-        rados.conf_parse_env(nullptr) < 0 || rados.connect() < 0) {
-      return;
-    }
     pool = "cls-overlay-" + std::to_string(getpid());
-    if (rados.pool_create(pool.c_str()) < 0 || rados.ioctx_create(pool.c_str(), ioctx) < 0) {
-      return;
-    }
-    librbd::RBD rbd;
-    if (rbd.pool_init(ioctx, true) < 0) {
+    if (ceph_test_standalone::connect_from_env(rados) < 0 ||
+        ceph_test_standalone::create_rbd_pool(rados, pool, ioctx) < 0) {
       return;
     }
     pool_id = ioctx.get_id();
@@ -56,15 +51,7 @@ protected:
     rados.shutdown();
   }
 
-  void SetUp() override {
-    ASSERT_TRUE(connected) << "cannot reach the cluster named by CEPH_CONF "
-                              "(start one with src/vstart.sh start)";
-  }
-
-  static std::string unique(const std::string& base) {
-    static int n = 0;
-    return base + std::to_string(++n);
-  }
+  void SetUp() override { ASSERT_TRUE(connected) << ceph_test_standalone::NO_CLUSTER; }
 
   // Creates an image with the stock librbd and returns its id.
   static std::string create_image(const std::string& name, uint64_t size,

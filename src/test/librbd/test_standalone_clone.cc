@@ -32,10 +32,12 @@
 #include "librbd/image/CloneRequest.h"
 #include "rbd/standalone.h"
 #include "rbd/standalone.hpp"
+#include "test/common/cluster.h"
 
 namespace sa = librbd::standalone;
 namespace cl = cls::rbd::standalone::client;
 namespace config = librbd::standalone::api;
+using ceph_test_standalone::unique;
 using librbd::standalone::image::CloneRequest;
 
 namespace {
@@ -95,27 +97,14 @@ protected:
   static bool connected;
 
   static void SetUpTestSuite() {
-    if (rados.init(nullptr) < 0 || rados.conf_read_file(nullptr) < 0 ||
-        rados.conf_parse_env(nullptr) < 0) {
+    if (ceph_test_standalone::connect_from_env(rados) < 0) {
       return;
     }
-    // An unreachable cluster fails the suite within a minute, not the
-    // default five.
-    std::string timeout;
-    if (rados.conf_get("client_mount_timeout", timeout) == 0 && std::atof(timeout.c_str()) > 60) {
-      rados.conf_set("client_mount_timeout", "60");
-    }
-    if (rados.connect() < 0) {
-      return;
-    }
-    pool = "sa-clone-" + std::to_string(getpid());
+    pool = "sa-clone-" + std::to_string(getpid());  // set: TearDownTestSuite deletes it
     pool2 = pool + "-b";
-    librbd::RBD rbd;
-    for (auto [name, io] : {std::make_pair(&pool, &ioctx), std::make_pair(&pool2, &ioctx2)}) {
-      if (rados.pool_create(name->c_str()) < 0 || rados.ioctx_create(name->c_str(), *io) < 0 ||
-          rbd.pool_init(*io, true) < 0) {
-        return;
-      }
+    if (ceph_test_standalone::create_rbd_pool(rados, pool, ioctx) < 0 ||
+        ceph_test_standalone::create_rbd_pool(rados, pool2, ioctx2) < 0) {
+      return;
     }
     // The C API gets its own cluster handle, as a C program would.
     if (rados_create(&c_rados, nullptr) < 0 || rados_conf_read_file(c_rados, nullptr) < 0 ||
@@ -142,15 +131,7 @@ protected:
     rados.shutdown();
   }
 
-  void SetUp() override {
-    ASSERT_TRUE(connected) << "cannot reach the cluster named by CEPH_CONF "
-                              "(start one with src/vstart.sh start)";
-  }
-
-  static std::string unique(const std::string& base) {
-    static int n = 0;
-    return base + std::to_string(++n);
-  }
+  void SetUp() override { ASSERT_TRUE(connected) << ceph_test_standalone::NO_CLUSTER; }
 
   // ------------------------------------------------------------ images ---
 
@@ -617,47 +598,36 @@ TEST_F(StandaloneClone, StripingInheritedAndExplicitWins) {
     p.data[off] = pattern(2 * MiB + 777, static_cast<unsigned>(off));
     write(ioctx, p.name, off, p.data[off]);
   }
-  librbd::RBD rbd;
+
+  // The child has the expected striping and reads the parent's data.
+  auto expect_child = [&](const std::string& child, uint64_t unit, uint64_t count) {
+    librbd::RBD rbd;
+    librbd::Image image;
+    ASSERT_EQ(0, rbd.open_read_only(ioctx, image, child.c_str(), nullptr));
+    EXPECT_EQ(unit, image.get_stripe_unit());
+    EXPECT_EQ(count, image.get_stripe_count());
+    if (count > 1) {
+      uint64_t f = 0;
+      ASSERT_EQ(0, image.features(&f));
+      EXPECT_NE(0u, f & RBD_FEATURE_STRIPINGV2);
+    }
+    image.close();
+    expect_same_data(ioctx, child, p);
+  };
 
   std::string child = unique("child");
   ASSERT_EQ(0, clone(ioctx, p.name, ioctx, child)) << sa::last_error();
-  {
-    librbd::Image image;
-    ASSERT_EQ(0, rbd.open_read_only(ioctx, image, child.c_str(), nullptr));
-    EXPECT_EQ(64 * KiB, image.get_stripe_unit());
-    EXPECT_EQ(4u, image.get_stripe_count());
-    uint64_t f = 0;
-    ASSERT_EQ(0, image.features(&f));
-    EXPECT_NE(0u, f & RBD_FEATURE_STRIPINGV2);
-  }
-  expect_same_data(ioctx, child, p);
+  expect_child(child, 64 * KiB, 4);
 
-  std::string child2 = unique("child");
-  librbd::ImageOptions opts;
-  opts.set(RBD_IMAGE_OPTION_STRIPE_UNIT, 128 * KiB);
-  opts.set(RBD_IMAGE_OPTION_STRIPE_COUNT, static_cast<uint64_t>(2));
-  ASSERT_EQ(0, sa::clone(ioctx, p.name.c_str(), ioctx, child2.c_str(), opts)) << sa::last_error();
-  {
-    librbd::Image image;
-    ASSERT_EQ(0, rbd.open_read_only(ioctx, image, child2.c_str(), nullptr));
-    EXPECT_EQ(128 * KiB, image.get_stripe_unit());
-    EXPECT_EQ(2u, image.get_stripe_count());
+  // Explicit striping wins, including an explicitly unstriped child.
+  for (auto [unit, count] : {std::pair{128 * KiB, uint64_t(2)}, std::pair{4 * MiB, uint64_t(1)}}) {
+    std::string c = unique("child");
+    librbd::ImageOptions opts;
+    opts.set(RBD_IMAGE_OPTION_STRIPE_UNIT, unit);
+    opts.set(RBD_IMAGE_OPTION_STRIPE_COUNT, count);
+    ASSERT_EQ(0, sa::clone(ioctx, p.name.c_str(), ioctx, c.c_str(), opts)) << sa::last_error();
+    expect_child(c, unit, count);
   }
-  expect_same_data(ioctx, child2, p);
-
-  // A striped parent, an explicitly unstriped child.
-  std::string child3 = unique("child");
-  librbd::ImageOptions opts3;
-  opts3.set(RBD_IMAGE_OPTION_STRIPE_UNIT, 4 * MiB);
-  opts3.set(RBD_IMAGE_OPTION_STRIPE_COUNT, static_cast<uint64_t>(1));
-  ASSERT_EQ(0, sa::clone(ioctx, p.name.c_str(), ioctx, child3.c_str(), opts3)) << sa::last_error();
-  {
-    librbd::Image image;
-    ASSERT_EQ(0, rbd.open_read_only(ioctx, image, child3.c_str(), nullptr));
-    EXPECT_EQ(4 * MiB, image.get_stripe_unit());
-    EXPECT_EQ(1u, image.get_stripe_count());
-  }
-  expect_same_data(ioctx, child3, p);
 }
 
 TEST_F(StandaloneClone, DataPool) {

@@ -656,10 +656,12 @@ class Bench:
                 log("registry: time budget of %d s exhausted at %d children; n=%d not measured"
                     % (budget, len(children), n))
                 break
-            # Attach the n-th child: reps times with the CLI and with the API,
-            # each removed again (untimed) so that each is the n-th.
+            # Attach the n-th child with the CLI and with the API, each
+            # removed again (untimed) so that each is the n-th.  Three times
+            # the repetitions: a CLI attach is mostly process start-up, whose
+            # jitter on a busy machine would otherwise hide the trend in n.
             cli, api = [], []
-            for rep in range(self.reps):
+            for rep in range(3 * self.reps):
                 seq += 1
                 name = self.name("k%06d" % seq)
                 cli.append(self.clone_standalone_cli(parent, name))
@@ -700,28 +702,26 @@ class Bench:
         if not cps:
             return
         base = cps[0]
-        for cp in cps:
-            n = cp["n"]
-            self.res.add("registry", "attach n-th child (CLI), n=%d" % n, "s", False,
-                         "CLI clone-standalone", cp["attach_cli_s"],
-                         "same, n=%d" % base["n"], base["attach_cli_s"],
-                         ("ratio_max", FLAT_TOLERANCE, "<= %.2f (flat)" % FLAT_TOLERANCE))
-        for cp in cps:
-            n = cp["n"]
-            self.res.add("registry", "attach n-th child (API), n=%d" % n, "s", False,
-                         "API clone_standalone", cp["attach_api_s"],
-                         "same, n=%d" % base["n"], base["attach_api_s"],
-                         ("ratio_max", FLAT_TOLERANCE, "<= %.2f (flat)" % FLAT_TOLERANCE))
-        for cp in cps:
-            n = cp["n"]
-            self.res.add("registry", "list n children (CLI), n=%d" % n, "s", False,
-                         "rbd children", cp["list_s"], "same, n=%d" % base["n"], base["list_s"],
-                         ("abs_max", LIST_TARGET_S, "< %.0f s" % LIST_TARGET_S))
-        for cp in cps:
-            n = cp["n"]
-            self.res.add("registry", "rm refuses parent (CLI), n=%d" % n, "s", False, "rbd rm",
-                         cp["rm_refusal_s"], "stock rm, has snapshots", stock_rm,
-                         ("abs_max", RM_TARGET_S, "< %.0f ms" % (RM_TARGET_S * 1e3)))
+        flat = ("ratio_max", FLAT_TOLERANCE, "<= %.2f (flat)" % FLAT_TOLERANCE)
+
+        def same_n1(key):  # the stock column of a scaling row: the n=1 figure
+            return "same, n=%d" % base["n"], base[key]
+
+        rows = [  # (case, key, what, stock name and samples, target)
+            ("attach n-th child (CLI)", "attach_cli_s", "CLI clone-standalone",
+             same_n1("attach_cli_s"), flat),
+            ("attach n-th child (API)", "attach_api_s", "API clone_standalone",
+             same_n1("attach_api_s"), flat),
+            ("list n children (CLI)", "list_s", "rbd children", same_n1("list_s"),
+             ("abs_max", LIST_TARGET_S, "< %.0f s" % LIST_TARGET_S)),
+            ("rm refuses parent (CLI)", "rm_refusal_s", "rbd rm",
+             ("stock rm, has snapshots", stock_rm),
+             ("abs_max", RM_TARGET_S, "< %.0f ms" % (RM_TARGET_S * 1e3))),
+        ]
+        for case, key, what, (stock_name, stock), target in rows:
+            for cp in cps:
+                self.res.add("registry", "%s, n=%d" % (case, cp["n"]), "s", False, what,
+                             cp[key], stock_name, stock, target)
 
     # -- cleanup (only needed on a cluster we did not start) -----------------
 
