@@ -90,6 +90,7 @@ PROFILES = {
 FLAT_TOLERANCE = 1.25   # attach time at n within 25% of the first attach
 SIZE_TOLERANCE = 1.10   # clone creation at the big parent within 10% of the small one
 IO_TOLERANCE = 0.95     # read-through and copy-up within 5% of the snapshot clone
+READ_PAIRS = 3          # standalone/snapshot-clone read pairs per repetition
 LIST_TARGET_S = 1.0
 RM_TARGET_S = 0.100
 
@@ -258,11 +259,18 @@ class Results:
         self.failures.append(msg)
 
     def add(self, group, case, unit, higher_better, sa_label, sa_reps, st_label, st_reps,
-            target=None, note=None):
+            target=None, note=None, paired=False):
         """target: (kind, value, text) with kind ratio_max, ratio_min,
-        abs_max (on the standalone median) or None."""
+        abs_max (on the standalone median) or None.  paired: sa_reps[i] and
+        st_reps[i] were measured back to back, so the ratio is the median
+        of the per-pair ratios (a slow spell of the machine then hits both
+        sides of a pair instead of one side's median)."""
         sa_med, st_med = median(sa_reps), median(st_reps)
-        ratio = sa_med / st_med if sa_med is not None and st_med else None
+        if paired and sa_reps and len(sa_reps) == len(st_reps) and all(st_reps):
+            ratio = median([a / b for a, b in zip(sa_reps, st_reps)])
+        else:
+            paired = False
+            ratio = sa_med / st_med if sa_med is not None and st_med else None
         met = None
         if target:
             kind, value, _ = target
@@ -283,6 +291,7 @@ class Results:
                       "min": min(st_reps) if st_reps else None,
                       "max": max(st_reps) if st_reps else None},
             "ratio": ratio,
+            "ratio_of": "median of paired ratios" if paired else "ratio of medians",
             "target": target[2] if target else None,
             "met": met,
             "note": note,
@@ -307,7 +316,8 @@ def table(cases):
         st = c["stock"]
         rows.append((c["case"], fmt_value(c["standalone"]["median"], c["unit"]),
                      "%s (%s)" % (fmt_value(st["median"], c["unit"]), st["label"]),
-                     "%.3f" % c["ratio"] if c["ratio"] is not None else "-",
+                     ("%.3f" % c["ratio"] + ("p" if c.get("ratio_of", "").startswith("median")
+                                             else "")) if c["ratio"] is not None else "-",
                      c["target"] or "-",
                      {True: "yes", False: "NO", None: "-"}[c["met"]]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -472,7 +482,7 @@ class Bench:
             case = "create, %s parent" % label
             self.res.add("creation", case, "s", False, "clone-standalone", runs["clone-standalone"],
                          "snap create+protect+clone", runs["snap create+protect+clone"],
-                         ("ratio_lt", 1.0, "< 1 (faster)"))
+                         ("ratio_lt", 1.0, "< 1 (faster)"), paired=True)
             self.res.add("creation", case, "s", False, "clone-standalone", runs["clone-standalone"],
                          "rbd cp", runs["rbd cp"])
             self.res.add("creation", case, "s", False, "clone-standalone", runs["clone-standalone"],
@@ -518,7 +528,9 @@ class Bench:
         m = {k: [] for k in ("seq_standalone", "seq_snapshot", "seq_parent", "seq_rados",
                              "rand_standalone", "rand_snapshot", "rand_parent", "rand_rados",
                              "copyup_standalone", "copyup_snapshot",
-                             "flatten_standalone", "flatten_snapshot")}
+                             "flatten_standalone", "flatten_snapshot",
+                             "pairs_seq_standalone", "pairs_seq_snapshot",
+                             "pairs_rand_standalone", "pairs_rand_snapshot")}
         raw = self.res.raw.setdefault("io", {"parent_size": size, "seq_read_total": seq_total,
                                              "rand_read_total": rand_total,
                                              "copyup_writes": cw, "reps": []})
@@ -544,12 +556,17 @@ class Bench:
             self.clone_standalone_cli(parent, sa)
             self.clone_standalone_cli(parent, wa)
             kinds = [("standalone", sa), ("snapshot", sn)]
+            # Reads: READ_PAIRS back-to-back pairs per repetition, the order
+            # alternating, so that each pair sees the same machine.
+            for pat, io_size, total in (("seq", OBJECT, seq_total),
+                                        ("rand", 4 * KiB, rand_total)):
+                for i in range(READ_PAIRS):
+                    for kind, img in (kinds if (rep + i) % 2 == 0 else kinds[::-1]):
+                        pair = m["pairs_%s_%s" % (pat, kind)]
+                        pair.append(self.r.rbd_bench(img, "read", pat, io_size, total))
+                        rec.setdefault("%s_%s" % (pat, kind), []).append(pair[-1])
             if rep % 2:
                 kinds.reverse()
-            for kind, img in kinds:
-                rec["seq_" + kind] = self.r.rbd_bench(img, "read", "seq", OBJECT, seq_total)
-            for kind, img in kinds:
-                rec["rand_" + kind] = self.r.rbd_bench(img, "read", "rand", 4 * KiB, rand_total)
             if rep == 0:
                 for kind, img in kinds:
                     got = self.image_sha256(img)
@@ -580,7 +597,10 @@ class Bench:
                 self.remove(img)
             raw["reps"].append(rec)
             for k, v in rec.items():
-                m[k].append(v["iops"] if k.startswith(("rand", "copyup")) else v["MiB_s"])
+                # A repetition's figure of a read is the median of its pairs.
+                v = v if isinstance(v, list) else [v]
+                m[k].append(median([x["iops"] if k.startswith(("rand", "copyup")) else x["MiB_s"]
+                                    for x in v]))
             log("io rep %d: seq MiB/s standalone %.0f snapshot %.0f parent %.0f rados %.0f; "
                 "rand IOPS %.0f/%.0f/%.0f/%.0f; copy-up IOPS %.0f/%.0f; flatten MiB/s %.0f/%.0f"
                 % (rep, m["seq_standalone"][-1], m["seq_snapshot"][-1], m["seq_parent"][-1],
@@ -591,8 +611,11 @@ class Bench:
         io_target = ("ratio_min", IO_TOLERANCE, ">= %.2f" % IO_TOLERANCE)
         for pat, title, unit in (("seq", "read seq 4 MiB", "MiB/s"),
                                  ("rand", "read rand 4 KiB", "IOPS")):
-            self.res.add("read", title, unit, True, "standalone child", m[pat + "_standalone"],
-                         "snapshot-clone child", m[pat + "_snapshot"], io_target)
+            key = "iops" if pat == "rand" else "MiB_s"
+            self.res.add("read", title, unit, True, "standalone child",
+                         [x[key] for x in m["pairs_%s_standalone" % pat]],
+                         "snapshot-clone child", [x[key] for x in m["pairs_%s_snapshot" % pat]],
+                         io_target, paired=True)
             self.res.add("read", title, unit, True, "standalone child", m[pat + "_standalone"],
                          "parent", m[pat + "_parent"])
             self.res.add("read", title, unit, True, "standalone child", m[pat + "_standalone"],
@@ -600,9 +623,10 @@ class Bench:
                          note="ceiling: whole 4 MiB / 4 KiB RADOS objects")
         self.res.add("copyup", "first writes rand 4 KiB", "IOPS", True, "standalone child",
                      m["copyup_standalone"], "snapshot-clone child", m["copyup_snapshot"],
-                     io_target)
+                     io_target, paired=True)
         self.res.add("flatten", "flatten %s" % human_size(size), "MiB/s", True, "standalone child",
-                     m["flatten_standalone"], "snapshot-clone child", m["flatten_snapshot"])
+                     m["flatten_standalone"], "snapshot-clone child", m["flatten_snapshot"],
+                     paired=True)
 
     # -- 5. registry scaling -------------------------------------------------
 
@@ -613,15 +637,21 @@ class Bench:
         parent = self.name("reg")
         self.create_image(parent, self.p["registry_size"])
         self.write_objects(parent, [0])
+        # The control: the same attach on a parent without children, timed
+        # back to back with each n-th attach, so that the ratio measures n
+        # and not how busy the machine was at that checkpoint.
+        control = self.name("reg0")
+        self.create_image(control, self.p["registry_size"])
+        self.write_objects(control, [0])
         budget = self.args.registry_budget
         t_start = time.perf_counter()
         raw = self.res.raw.setdefault("registry", {
             "loop_attach_s": [], "checkpoints": [], "budget_s": budget, "reached": None})
         children = self.registry_children
 
-        def api_attach(name):
+        def api_attach(name, to=parent):
             t0 = time.perf_counter()
-            self.RBD.clone_standalone(self.ioctx, parent, self.ioctx, name)
+            self.RBD.clone_standalone(self.ioctx, to, self.ioctx, name)
             dt = time.perf_counter() - t0
             children.append(name)
             return dt
@@ -660,18 +690,21 @@ class Bench:
             # removed again (untimed) so that each is the n-th.  Three times
             # the repetitions: a CLI attach is mostly process start-up, whose
             # jitter on a busy machine would otherwise hide the trend in n.
-            cli, api = [], []
+            cli, api, cli0, api0 = [], [], [], []
             for rep in range(3 * self.reps):
-                seq += 1
-                name = self.name("k%06d" % seq)
-                cli.append(self.clone_standalone_cli(parent, name))
-                self.created.remove(name)
-                children.append(name)
-                drop(name)
-                seq += 1
-                name = self.name("k%06d" % seq)
-                api.append(api_attach(name))
-                drop(name)
+                pairs = [(parent, cli, api), (control, cli0, api0)]
+                for to, cli_times, api_times in (pairs if rep % 2 == 0 else pairs[::-1]):
+                    seq += 1
+                    name = self.name("k%06d" % seq)
+                    cli_times.append(self.clone_standalone_cli(to, name))
+                    self.created.remove(name)
+                    children.append(name)
+                    drop(name)
+                for to, cli_times, api_times in (pairs if rep % 2 == 0 else pairs[::-1]):
+                    seq += 1
+                    name = self.name("k%06d" % seq)
+                    api_times.append(api_attach(name, to))
+                    drop(name)
             # The n-th child stays; then list n children and refuse removal.
             seq += 1
             raw["loop_attach_s"].append([len(children) + 1, api_attach(self.name("k%06d" % seq))])
@@ -690,12 +723,14 @@ class Bench:
                                      % (n, p.stderr.strip()))
                 rms.append(dt)
             raw["checkpoints"].append({"n": n, "attach_cli_s": cli, "attach_api_s": api,
+                                       "control_cli_s": cli0, "control_api_s": api0,
                                        "list_s": lists, "rm_refusal_s": rms,
                                        "elapsed_s": time.perf_counter() - t_start})
             reached = n
-            log("registry n=%d: attach CLI %.1f ms, API %.1f ms; list %.1f ms; rm refusal %.1f ms"
-                % (n, median(cli) * 1e3, median(api) * 1e3, median(lists) * 1e3,
-                   median(rms) * 1e3))
+            log("registry n=%d: attach CLI %.1f ms (no children: %.1f), API %.1f ms (%.1f); "
+                "list %.1f ms; rm refusal %.1f ms"
+                % (n, median(cli) * 1e3, median(cli0) * 1e3, median(api) * 1e3,
+                   median(api0) * 1e3, median(lists) * 1e3, median(rms) * 1e3))
         raw["reached"] = reached
         raw["fill_seconds"] = time.perf_counter() - t_start
         cps = raw["checkpoints"]
@@ -704,24 +739,26 @@ class Bench:
         base = cps[0]
         flat = ("ratio_max", FLAT_TOLERANCE, "<= %.2f (flat)" % FLAT_TOLERANCE)
 
-        def same_n1(key):  # the stock column of a scaling row: the n=1 figure
+        def same_n1(key):  # the reference of a listing row: the n=1 figure
             return "same, n=%d" % base["n"], base[key]
 
-        rows = [  # (case, key, what, stock name and samples, target)
+        rows = [  # (case, key, what, reference (name, key or samples), target)
             ("attach n-th child (CLI)", "attach_cli_s", "CLI clone-standalone",
-             same_n1("attach_cli_s"), flat),
+             ("1st child, same time", "control_cli_s"), flat),
             ("attach n-th child (API)", "attach_api_s", "API clone_standalone",
-             same_n1("attach_api_s"), flat),
+             ("1st child, same time", "control_api_s"), flat),
             ("list n children (CLI)", "list_s", "rbd children", same_n1("list_s"),
              ("abs_max", LIST_TARGET_S, "< %.0f s" % LIST_TARGET_S)),
             ("rm refuses parent (CLI)", "rm_refusal_s", "rbd rm",
              ("stock rm, has snapshots", stock_rm),
              ("abs_max", RM_TARGET_S, "< %.0f ms" % (RM_TARGET_S * 1e3))),
         ]
-        for case, key, what, (stock_name, stock), target in rows:
+        for case, key, what, (ref_name, ref), target in rows:
             for cp in cps:
+                paired = isinstance(ref, str)
                 self.res.add("registry", "%s, n=%d" % (case, cp["n"]), "s", False, what,
-                             cp[key], stock_name, stock, target)
+                             cp[key], ref_name, cp[ref] if paired else ref, target,
+                             paired=paired)
 
     # -- cleanup (only needed on a cluster we did not start) -----------------
 
@@ -901,8 +938,8 @@ def parse_args(argv):
 
 
 def print_header(mode, reps, info):
-    print("standalone-clone benchmark (%s mode, %d rep(s), median; ratio = standalone / stock)"
-          % (mode, reps))
+    print("standalone-clone benchmark (%s mode, %d rep(s), median; ratio = standalone / stock,"
+          " p: median of back-to-back pairs' ratios)" % (mode, reps))
     if info:
         print("machine: %s CPUs (%s), %s RAM, %s, objectstore %s"
               % (info.get("nproc"), info.get("cpu"), info.get("memory"),
