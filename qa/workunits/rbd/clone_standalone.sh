@@ -11,7 +11,8 @@
 # --offset`; the seed's info omits fast-diff and operations), what a Ceph
 # user gets is asserted instead; see the comments.
 # Also: `ls -l` (= stock's + a TYPE column), `config pool|image` of
-# rbd_standalone_clone_enabled, `children --descendants`, `info` of a stock
+# rbd_standalone_clone_enabled, `config image list|get` of a parent with
+# standalone children (stock refuses), `children --descendants`, `info` of a stock
 # snapshot clone, the stock `-p POOL` form, well-formed JSON for odd names.
 #
 # Needs: a running cluster whose OSDs load the overlay, CEPH_CONF pointing
@@ -718,6 +719,40 @@ test_config() {
     "$(must rbd children "${P1}/parent_features" | sort)"
 }
 
+# config image list/get of a parent with standalone children: stock opens
+# the image read-write, which the overlay refuses; the project's CLI gives
+# the very output stock gave before the parent had children.
+test_config_of_parent() {
+  echo "# config image list/get of a parent with standalone children"
+  local p="${P1}/cfg_parent" c="${P1}/cfg_child" f
+  expect_ok "create cfg_parent" srbd create "${p}" --size 8M
+  expect_ok "config image set cfg_parent rbd_readahead_max_bytes" \
+    rbd config image set "${p}" rbd_readahead_max_bytes 1048576
+  for f in plain json xml; do
+    must rbd config image list --format "${f}" "${p}" >"${TMP}/cfg_before.${f}"
+  done
+  expect_ok "clone-standalone cfg_parent -> cfg_child" rbd clone-standalone "${p}" "${c}"
+  expect_exit "stock config image list of the parent: ENOSYS (opens it read-write)" 38 \
+    "Function not implemented" srbd config image list "${p}"
+  for f in plain json xml; do
+    must rbd config image list --format "${f}" "${p}" >"${TMP}/cfg_after.${f}"
+    expect_same_file "config image list --format ${f}: as before the child" \
+      "${TMP}/cfg_before.${f}" "${TMP}/cfg_after.${f}"
+  done
+  expect_eq "config image get rbd_readahead_max_bytes" "1048576" \
+    "$(must rbd config image get "${p}" rbd_readahead_max_bytes)"
+  expect_exit "config image get rbd_cache (unset): exit 2" 2 "rbd_cache is not set" \
+    rbd config image get "${p}" rbd_cache
+  expect_exit "config image get foo: exit 22" 22 "not rbd option: foo" \
+    rbd config image get "${p}" foo
+  expect_exit "config image get rbd_foo: exit 22" 22 "invalid config key: rbd_foo" \
+    rbd config image get "${p}" rbd_foo
+  expect_exit "config image set on the parent stays refused (read-only parent)" 38 \
+    "Function not implemented" rbd config image set "${p}" rbd_cache false
+  expect_ok "rm cfg_child" srbd rm --no-progress "${c}"
+  expect_ok "rm cfg_parent" srbd rm --no-progress "${p}"
+}
+
 # children --descendants with a grandchild.
 test_descendants() {
   echo "# children --descendants"
@@ -809,6 +844,7 @@ main() {
   test9
   test10
   test_config
+  test_config_of_parent
   test_descendants
   test_snapshot_clone
   test_odd_names

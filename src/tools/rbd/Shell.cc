@@ -123,6 +123,9 @@ int Cluster::connect(const Args& args) {
   if (!mon.empty()) {
     m_rados.conf_set("mon_host", mon.c_str());
   }
+  // As stock rbd: a command-line tool flushes when it is done, so its
+  // images need not start in writethrough mode.
+  m_rados.conf_set("rbd_cache_writethrough_until_flush", "false");
   return m_rados.connect();
 }
 

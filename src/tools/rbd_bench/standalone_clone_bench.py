@@ -612,13 +612,13 @@ class Bench:
         for pat, title, unit in (("seq", "read seq 4 MiB", "MiB/s"),
                                  ("rand", "read rand 4 KiB", "IOPS")):
             key = "iops" if pat == "rand" else "MiB_s"
-            self.res.add("read", title, unit, True, "standalone child",
-                         [x[key] for x in m["pairs_%s_standalone" % pat]],
+            standalone = [x[key] for x in m["pairs_%s_standalone" % pat]]
+            self.res.add("read", title, unit, True, "standalone child", standalone,
                          "snapshot-clone child", [x[key] for x in m["pairs_%s_snapshot" % pat]],
                          io_target, paired=True)
-            self.res.add("read", title, unit, True, "standalone child", m[pat + "_standalone"],
+            self.res.add("read", title, unit, True, "standalone child", standalone,
                          "parent", m[pat + "_parent"])
-            self.res.add("read", title, unit, True, "standalone child", m[pat + "_standalone"],
+            self.res.add("read", title, unit, True, "standalone child", standalone,
                          "rados bench %s" % pat, m[pat + "_rados"],
                          note="ceiling: whole 4 MiB / 4 KiB RADOS objects")
         self.res.add("copyup", "first writes rand 4 KiB", "IOPS", True, "standalone child",

@@ -5,13 +5,20 @@
 //   rbd config pool set POOL KEY VALUE      rbd config image set IMAGE KEY VALUE
 //   rbd config pool get POOL KEY            rbd config pool rm POOL KEY
 //   rbd config pool list POOL               (stock's list, then these options)
+// Stock `config image list|get` open the image read-write, which the overlay
+// refuses while it has standalone children: for such a parent the same
+// output is made here from a read-only open.
+
+#include <rbd/librbd.hpp>
 
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <vector>
 
 #include "librbd/Utils.h"
 #include "librbd/api/Config.h"
+#include "rbd/standalone.hpp"
 #include "tools/rbd/Utils.h"
 #include "tools/rbd/action/Actions.h"
 
@@ -50,9 +57,125 @@ int target(const Args& args, Cluster& cluster, librados::IoCtx* io, std::string*
   return r < 0 ? error("error opening pool " + pool, r) : 0;
 }
 
+// Opens the image of `config image ...` read-only if it is a parent with
+// standalone children; false otherwise (stock then does the command, and
+// reports a bad spec or a missing image itself).
+bool open_standalone_parent(const Args& args, Cluster& cluster, librbd::Image* image) {
+  ImageSpec spec;
+  std::string why;
+  librados::IoCtx io;
+  uint64_t children = 0;
+  if (args.positional[1] != "image" || args.positional.size() < 4 ||
+      parse_image_spec(args, 3, "", &spec, &why) < 0 || spec.has_snap ||
+      cluster.ioctx(spec.pool, spec.ns, &io) < 0 ||
+      librbd::standalone::count_children(io, spec.image, &children) < 0 || children == 0) {
+    return false;
+  }
+  librbd::RBD rbd;
+  return rbd.open_read_only(io, *image, spec.image.c_str(), nullptr) == 0;
+}
+
+std::string escaped(const std::string& s, bool xml) {
+  std::string out;
+  for (char c : s) {
+    if (!xml && (c == '"' || c == '\\')) {
+      out += '\\';
+      out += c;
+    } else if (xml && c == '&') {
+      out += "&amp;";
+    } else if (xml && c == '<') {
+      out += "&lt;";
+    } else if (xml && c == '>') {
+      out += "&gt;";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// What stock `rbd config image list` prints, from the read-only `image`.
+int list_as_stock(librbd::Image& image, const std::string& format, std::string* out) {
+  std::vector<librbd::config_option_t> options;
+  int r = image.config_list(&options);
+  if (r < 0) {
+    return error("failed to list config", r);
+  }
+  auto source = [](const librbd::config_option_t& o) {
+    return std::string(o.source == RBD_CONFIG_SOURCE_IMAGE  ? "image"
+                       : o.source == RBD_CONFIG_SOURCE_POOL ? "pool"
+                                                            : "config");
+  };
+  if (format == "json" || format == "xml") {
+    bool xml = format == "xml";
+    *out = xml ? "<config>" : "[";
+    for (size_t i = 0; i < options.size(); ++i) {
+      const auto& o = options[i];
+      *out += xml ? "<option><name>" + escaped(o.name, true) + "</name><value>" +
+                        escaped(o.value, true) + "</value><source>" + source(o) +
+                        "</source></option>"
+                  : std::string(i ? "," : "") + "{\"name\":\"" + escaped(o.name, false) +
+                        "\",\"value\":\"" + escaped(o.value, false) + "\",\"source\":\"" +
+                        source(o) + "\"}";
+    }
+    *out += xml ? "</config>\n" : "]\n";
+    return 0;
+  }
+  // Stock's table: every cell padded to its column's width, columns two
+  // spaces apart.
+  std::vector<std::vector<std::string>> rows{{"Name", "Value", "Source"}};
+  for (const auto& o : options) {
+    rows.push_back({o.name, o.value, source(o)});
+  }
+  size_t widths[3] = {0, 0, 0};
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < 3; ++c) {
+      widths[c] = std::max(widths[c], row[c].size());
+    }
+  }
+  *out = "There are " + std::to_string(options.size()) + " values:\n";
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < 3; ++c) {
+      *out += row[c] + std::string(widths[c] - row[c].size(), ' ') + (c < 2 ? "  " : "\n");
+    }
+  }
+  return 0;
+}
+
+// Stock `rbd config image get` of a stock key, from the read-only `image`.
+int get_as_stock(librbd::Image& image, const std::string& key) {
+  std::vector<librbd::config_option_t> options;
+  int r = image.config_list(&options);
+  if (r < 0) {
+    return error("failed to list config", r);
+  }
+  if (key.rfind("rbd_", 0) != 0) {
+    error("not rbd option: " + key);  // stock's words, exit status EINVAL
+    return EINVAL;
+  }
+  if (std::none_of(options.begin(), options.end(),
+                   [&key](const auto& o) { return o.name == key; })) {
+    error("invalid config key: " + key);
+    return EINVAL;
+  }
+  std::string value;
+  r = image.metadata_get("conf_" + key, &value);
+  if (r == -ENOENT) {
+    error(key + " is not set");
+    return ENOENT;
+  } else if (r < 0) {
+    return error("failed to get " + key, r);
+  }
+  std::cout << value << std::endl;
+  return 0;
+}
+
 int list(const Args& args, Cluster& cluster) {
   std::string out;
-  int status = run_stock(args.argv, &out);
+  librbd::Image parent;
+  int status = open_standalone_parent(args, cluster, &parent)
+                   ? list_as_stock(parent, args.get("--format", "plain"), &out)
+                   : run_stock(args.argv, &out);
   if (status != 0) {
     std::cout << out;
     return status;
@@ -143,6 +266,11 @@ int config(const Args& args, Cluster& cluster) {
     return list(args, cluster);
   }
   if (args.positional.size() < 5 || !api::is_option(args.positional[4])) {
+    librbd::Image parent;
+    if (cmd == "get" && args.positional.size() == 5 &&
+        open_standalone_parent(args, cluster, &parent)) {
+      return get_as_stock(parent, args.positional[4]);
+    }
     exec_stock(args.argv);
   }
   const std::string& key = args.positional[4];
