@@ -156,6 +156,15 @@ protected:
     return image_id(io, name);
   }
 
+  // A new rbd namespace in the pool of `base`, opened in `nsio`.
+  static void new_namespace(librados::IoCtx& base, librados::IoCtx* nsio, std::string* ns) {
+    *ns = unique("ns");
+    librbd::RBD rbd;
+    ASSERT_EQ(0, rbd.namespace_create(base, ns->c_str()));
+    nsio->dup(base);
+    nsio->set_namespace(*ns);
+  }
+
   static std::string image_id(librados::IoCtx& io, const std::string& name) {
     librbd::RBD rbd;
     librbd::Image image;
@@ -861,12 +870,9 @@ TEST_F(StandaloneClone, ErrorDisabledAtParentImageLevel) {
 TEST_F(StandaloneClone, ErrorDisabledAtPoolLevelForAParentInANamespace) {
   // Pool settings live in the pool's rbd_info (default namespace), where
   // the stock librbd reads them for images of every namespace.
-  librbd::RBD rbd;
-  std::string ns = unique("ns");
-  ASSERT_EQ(0, rbd.namespace_create(ioctx2, ns.c_str()));
   librados::IoCtx nsio;
-  nsio.dup(ioctx2);
-  nsio.set_namespace(ns);
+  std::string ns;
+  ASSERT_NO_FATAL_FAILURE(new_namespace(ioctx2, &nsio, &ns));
   Parent p = make_parent(nsio, 4 * MiB, DEFAULT_FEATURES, 22, {0}, 4 * KiB);
   ASSERT_EQ(0, config::set(ioctx2, "", ENABLED, "false"));
   Defer reset{[] { config::remove(ioctx2, "", ENABLED); }};
@@ -1050,12 +1056,10 @@ TEST_F(StandaloneClone, CrossPoolClone) {
 }
 
 TEST_F(StandaloneClone, NamespaceClones) {
-  librbd::RBD rbd;
-  std::string ns = unique("ns");
-  ASSERT_EQ(0, rbd.namespace_create(ioctx2, ns.c_str()));
   librados::IoCtx nsio;
-  nsio.dup(ioctx2);
-  nsio.set_namespace(ns);
+  std::string ns;
+  ASSERT_NO_FATAL_FAILURE(new_namespace(ioctx2, &nsio, &ns));
+  librbd::RBD rbd;
 
   // Parent in pool 1's default namespace, child in pool 2's namespace.
   Parent p = make_parent(ioctx);
