@@ -702,6 +702,8 @@ test_config() {
   expect_ok "config pool rm ${key}" rbd config pool rm "${P1}" "${key}"
   expect_exit "config pool get ${key} after rm: exit 2" 2 "${key} is not set" \
     rbd config pool get "${P1}" "${key}"
+  expect_eq "config pool get ${key} (unset): stock's exact words" "rbd: ${key} is not set" \
+    "$(rbd config pool get "${P1}" "${key}" 2>&1 || true)"
   expect_ok "config image set child_features ${key} false" \
     rbd config image set "${P1}/child_features" "${key}" false
   expect_eq "config image get child_features ${key}" "false" \
@@ -726,6 +728,7 @@ test_config_of_parent() {
   echo "# config image list/get of a parent with standalone children"
   local p="${P1}/cfg_parent" c="${P1}/cfg_child" f
   expect_ok "create cfg_parent" srbd create "${p}" --size 8M
+  expect_ok "create cfg_plain (no children)" srbd create "${P1}/cfg_plain" --size 8M
   expect_ok "config image set cfg_parent rbd_readahead_max_bytes" \
     rbd config image set "${p}" rbd_readahead_max_bytes 1048576
   for f in plain json xml; do
@@ -743,6 +746,9 @@ test_config_of_parent() {
     "$(must rbd config image get "${p}" rbd_readahead_max_bytes)"
   expect_exit "config image get rbd_cache (unset): exit 2" 2 "rbd_cache is not set" \
     rbd config image get "${p}" rbd_cache
+  expect_eq "config image get rbd_cache (unset): stock's exact words" \
+    "$(srbd config image get "${P1}/cfg_plain" rbd_cache 2>&1 || true)" \
+    "$(rbd config image get "${p}" rbd_cache 2>&1 || true)"
   expect_exit "config image get foo: exit 22" 22 "not rbd option: foo" \
     rbd config image get "${p}" foo
   expect_exit "config image get rbd_foo: exit 22" 22 "invalid config key: rbd_foo" \
@@ -751,6 +757,7 @@ test_config_of_parent() {
     "Function not implemented" rbd config image set "${p}" rbd_cache false
   expect_ok "rm cfg_child" srbd rm --no-progress "${c}"
   expect_ok "rm cfg_parent" srbd rm --no-progress "${p}"
+  expect_ok "rm cfg_plain" srbd rm --no-progress "${P1}/cfg_plain"
 }
 
 # children --descendants with a grandchild.

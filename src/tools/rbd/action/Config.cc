@@ -289,7 +289,8 @@ int config(const Args& args, Cluster& cluster) {
     api::Value v;
     r = api::get(io, image_id, key, &v);
     if (r == 0 && v.source != (image_id.empty() ? api::Source::POOL : api::Source::IMAGE)) {
-      return error(key + " is not set", -ENOENT);  // as stock get of an unset key
+      error(key + " is not set");  // stock's words and exit status for an unset key
+      return ENOENT;
     }
     if (r == 0) {
       std::cout << v.value << std::endl;
