@@ -731,6 +731,9 @@ test_config_of_parent() {
   expect_ok "create cfg_plain (no children)" srbd create "${P1}/cfg_plain" --size 8M
   expect_ok "config image set cfg_parent rbd_readahead_max_bytes" \
     rbd config image set "${p}" rbd_readahead_max_bytes 1048576
+  # A value that JSON and XML must escape (quotes, <&>, tab, a control byte).
+  expect_ok "image-meta set cfg_parent conf_rbd_persistent_cache_path (odd bytes)" \
+    srbd image-meta set "${p}" conf_rbd_persistent_cache_path $'/x"y<&>\'z\tw\x01v'
   for f in plain json xml; do
     must rbd config image list --format "${f}" "${p}" >"${TMP}/cfg_before.${f}"
   done
@@ -749,6 +752,9 @@ test_config_of_parent() {
   expect_eq "config image get rbd_cache (unset): stock's exact words" \
     "$(srbd config image get "${P1}/cfg_plain" rbd_cache 2>&1 || true)" \
     "$(rbd config image get "${p}" rbd_cache 2>&1 || true)"
+  expect_eq "config image get rbd_default_features (valid key, not an image option): as stock" \
+    "$(srbd config image get "${P1}/cfg_plain" rbd_default_features 2>&1; echo "exit $?")" \
+    "$(rbd config image get "${p}" rbd_default_features 2>&1; echo "exit $?")"
   expect_exit "config image get foo: exit 22" 22 "not rbd option: foo" \
     rbd config image get "${p}" foo
   expect_exit "config image get rbd_foo: exit 22" 22 "invalid config key: rbd_foo" \

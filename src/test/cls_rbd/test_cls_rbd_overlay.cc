@@ -32,11 +32,12 @@ protected:
   static std::string pool;
   static int64_t pool_id;
   static bool connected;
+  static bool pool_created;
 
   static void SetUpTestSuite() {
     pool = "cls-overlay-" + std::to_string(getpid());
     if (ceph_test_standalone::connect_from_env(rados) < 0 ||
-        ceph_test_standalone::create_rbd_pool(rados, pool, ioctx) < 0) {
+        ceph_test_standalone::create_rbd_pool(rados, pool, ioctx, &pool_created) < 0) {
       return;
     }
     pool_id = ioctx.get_id();
@@ -44,8 +45,8 @@ protected:
   }
 
   static void TearDownTestSuite() {
-    if (connected) {
-      ioctx.close();
+    ioctx.close();
+    if (pool_created) {
       rados.pool_delete(pool.c_str());
     }
     rados.shutdown();
@@ -140,6 +141,7 @@ librados::IoCtx ClsRbdOverlay::ioctx;
 std::string ClsRbdOverlay::pool;
 int64_t ClsRbdOverlay::pool_id = -1;
 bool ClsRbdOverlay::connected = false;
+bool ClsRbdOverlay::pool_created = false;
 
 }  // namespace
 

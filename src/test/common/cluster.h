@@ -36,9 +36,13 @@ inline int connect_from_env(librados::Rados& rados) {
 }
 
 // Creates pool `name`, initialised for rbd, and opens it in `io`.
+// *created says whether this call made the pool (so the caller must delete
+// it), also when a later step fails; a pool that already existed is not
+// ours to delete.
 inline int create_rbd_pool(librados::Rados& rados, const std::string& name,
-                           librados::IoCtx& io) {
+                           librados::IoCtx& io, bool* created) {
   int r = rados.pool_create(name.c_str());
+  *created = r == 0;
   if (r == 0) r = rados.ioctx_create(name.c_str(), io);
   if (r == 0) {
     librbd::RBD rbd;

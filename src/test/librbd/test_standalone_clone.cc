@@ -95,15 +95,16 @@ protected:
   static rados_t c_rados;
   static rados_ioctx_t c_ioctx;
   static bool connected;
+  static bool pool_created, pool2_created;  // by this run: TearDownTestSuite deletes them
 
   static void SetUpTestSuite() {
     if (ceph_test_standalone::connect_from_env(rados) < 0) {
       return;
     }
-    pool = "sa-clone-" + std::to_string(getpid());  // set: TearDownTestSuite deletes it
+    pool = "sa-clone-" + std::to_string(getpid());
     pool2 = pool + "-b";
-    if (ceph_test_standalone::create_rbd_pool(rados, pool, ioctx) < 0 ||
-        ceph_test_standalone::create_rbd_pool(rados, pool2, ioctx2) < 0) {
+    if (ceph_test_standalone::create_rbd_pool(rados, pool, ioctx, &pool_created) < 0 ||
+        ceph_test_standalone::create_rbd_pool(rados, pool2, ioctx2, &pool2_created) < 0) {
       return;
     }
     // The C API gets its own cluster handle, as a C program would.
@@ -124,8 +125,10 @@ protected:
     }
     ioctx.close();
     ioctx2.close();
-    if (!pool.empty()) {
+    if (pool_created) {
       rados.pool_delete(pool.c_str());
+    }
+    if (pool2_created) {
       rados.pool_delete(pool2.c_str());
     }
     rados.shutdown();
@@ -332,6 +335,8 @@ std::string StandaloneClone::pool2;
 rados_t StandaloneClone::c_rados = nullptr;
 rados_ioctx_t StandaloneClone::c_ioctx = nullptr;
 bool StandaloneClone::connected = false;
+bool StandaloneClone::pool_created = false;
+bool StandaloneClone::pool2_created = false;
 
 }  // namespace
 

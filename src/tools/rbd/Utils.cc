@@ -85,7 +85,7 @@ std::string json_escape(const std::string& s) {
     case '\n': out += "\\n"; break;
     case '\t': out += "\\t"; break;
     default:
-      if (c < 0x20) {
+      if (c < 0x20 || c == 0x7f) {
         char buf[8];
         std::snprintf(buf, sizeof(buf), "\\u%04x", c);
         out += buf;
@@ -99,13 +99,22 @@ std::string json_escape(const std::string& s) {
 
 std::string xml_escape(const std::string& s) {
   std::string out;
-  for (char c : s) {
+  for (unsigned char c : s) {
     switch (c) {
     case '<': out += "&lt;"; break;
     case '>': out += "&gt;"; break;
     case '&': out += "&amp;"; break;
     case '"': out += "&quot;"; break;
-    default: out.push_back(c);
+    case '\'': out += "&apos;"; break;
+    default:
+      // As Ceph's XMLFormatter: control characters but tab and newline.
+      if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "&#x%02x;", c);
+        out += buf;
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
     }
   }
   return out;

@@ -445,9 +445,14 @@ class Bench:
             self.write_objects(parent, objects)
             runs = {"clone-standalone": [], "snap create+protect+clone": [], "snap steps": [],
                     "rbd cp": [], "rbd deep cp": []}
-            order = ["standalone", "snapshot", "cp", "deepcp"]
+            # The standalone/snapshot pair stays back to back (its ratio is
+            # taken per pair), its order alternating; the copies rotate round it.
+            units = [["standalone", "snapshot"], ["cp"], ["deepcp"]]
             for rep in range(self.reps):
-                for kind in order[rep % 4:] + order[:rep % 4]:
+                pair = units[0] if rep % 2 == 0 else units[0][::-1]
+                rotated = [pair] + units[1:]
+                rotated = rotated[rep % 3:] + rotated[:rep % 3]
+                for kind in [k for unit in rotated for k in unit]:
                     if kind == "standalone":
                         child = self.name("cs%d" % rep)
                         runs["clone-standalone"].append(self.clone_standalone_cli(parent, child))
@@ -561,7 +566,8 @@ class Bench:
             for pat, io_size, total in (("seq", OBJECT, seq_total),
                                         ("rand", 4 * KiB, rand_total)):
                 for i in range(READ_PAIRS):
-                    for kind, img in (kinds if (rep + i) % 2 == 0 else kinds[::-1]):
+                    first = (rep * READ_PAIRS + i) % 2 == 0  # balanced over the run
+                    for kind, img in (kinds if first else kinds[::-1]):
                         pair = m["pairs_%s_%s" % (pat, kind)]
                         pair.append(self.r.rbd_bench(img, "read", pat, io_size, total))
                         rec.setdefault("%s_%s" % (pat, kind), []).append(pair[-1])
@@ -938,8 +944,9 @@ def parse_args(argv):
 
 
 def print_header(mode, reps, info):
-    print("standalone-clone benchmark (%s mode, %d rep(s), median; ratio = standalone / stock,"
-          " p: median of back-to-back pairs' ratios)" % (mode, reps))
+    print("standalone-clone benchmark (%s mode, %d rep(s), reads and attaches 3 pairs each;"
+          " median; ratio = standalone / stock, p: median of back-to-back pairs' ratios)"
+          % (mode, reps))
     if info:
         print("machine: %s CPUs (%s), %s RAM, %s, objectstore %s"
               % (info.get("nproc"), info.get("cpu"), info.get("memory"),
