@@ -433,7 +433,7 @@ class Bench:
     def bench_creation(self):
         stride = self.p["written_stride"]
         raw = self.res.raw.setdefault("creation", {})
-        medians = {}
+        parents = {}
         for size in self.p["create_sizes"]:
             label = human_size(size)
             parent = self.name("cr%s" % label.replace(" ", "").lower())
@@ -483,7 +483,7 @@ class Bench:
                                         runs["snap create+protect+clone"][-1] * 1e3,
                                         runs["rbd cp"][-1], runs["rbd deep cp"][-1]))
             raw[label] = runs
-            medians[size] = runs["clone-standalone"]
+            parents[size] = parent
             case = "create, %s parent" % label
             self.res.add("creation", case, "s", False, "clone-standalone", runs["clone-standalone"],
                          "snap create+protect+clone", runs["snap create+protect+clone"],
@@ -492,13 +492,24 @@ class Bench:
                          "rbd cp", runs["rbd cp"])
             self.res.add("creation", case, "s", False, "clone-standalone", runs["clone-standalone"],
                          "rbd deep cp", runs["rbd deep cp"])
-            self.remove(parent)
+        # Size independence: clones of the small and the big parent, back to
+        # back in alternating order (the sections above ran minutes apart).
         small, big = self.p["create_sizes"][0], self.p["create_sizes"][-1]
         if small != big:
+            by_size = {small: [], big: []}
+            for rep in range(3 * self.reps):
+                for size in ((small, big) if rep % 2 == 0 else (big, small)):
+                    child = self.name("csz%d-%d" % (size // MiB, rep))
+                    by_size[size].append(self.clone_standalone_cli(parents[size], child))
+                    self.remove(child)
+            raw["size_pairs"] = {human_size(k): v for k, v in by_size.items()}
             self.res.add("creation", "create, %s vs %s parent" % (human_size(big), human_size(small)),
-                         "s", False, "clone-standalone %s" % human_size(big), medians[big],
-                         "clone-standalone %s" % human_size(small), medians[small],
-                         ("ratio_max", SIZE_TOLERANCE, "<= %.2f (size-indep.)" % SIZE_TOLERANCE))
+                         "s", False, "clone-standalone %s" % human_size(big), by_size[big],
+                         "clone-standalone %s" % human_size(small), by_size[small],
+                         ("ratio_max", SIZE_TOLERANCE, "<= %.2f (size-indep.)" % SIZE_TOLERANCE),
+                         paired=True)
+        for parent in parents.values():
+            self.remove(parent)
 
     # -- 2-4. read-through, copy-up, flatten ---------------------------------
 
@@ -944,7 +955,7 @@ def parse_args(argv):
 
 
 def print_header(mode, reps, info):
-    print("standalone-clone benchmark (%s mode, %d rep(s), reads and attaches 3 pairs each;"
+    print("standalone-clone benchmark (%s mode, %d rep(s), 3 pairs each for reads, attaches, sizes;"
           " median; ratio = standalone / stock, p: median of back-to-back pairs' ratios)"
           % (mode, reps))
     if info:
