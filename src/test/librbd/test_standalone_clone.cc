@@ -315,6 +315,21 @@ protected:
     }
   }
 
+  // A clone of `parent` into `dst` that fails with `err` at `step`, checked
+  // to say so and to leave the caller's options alone; returns the child's
+  // name.
+  static std::string clone_failing_at(const std::string& parent, librados::IoCtx& dst,
+                                      CloneRequest::Step step, int err) {
+    std::string child = unique("child");
+    librbd::ImageOptions opts;
+    CloneRequest req(ioctx, parent, dst, child, opts);
+    req.inject_fault(step, err);
+    expect_error(err, req.send(),
+                 {std::string("injected failure at ") + CloneRequest::step_name(step)});
+    EXPECT_TRUE(opts.empty());
+    return child;
+  }
+
   // An error case changed nothing: no child, parent's op features as before.
   static void expect_nothing_changed(librados::IoCtx& cio, const std::string& child,
                                      librados::IoCtx& pio, const Parent& p,
@@ -960,17 +975,11 @@ TEST_F(StandaloneClone, RollbackAfterInjectedFailureAtEachStep) {
   for (int s = CloneRequest::VALIDATE; s <= CloneRequest::LINK_CHILD; ++s) {
     auto step = static_cast<CloneRequest::Step>(s);
     SCOPED_TRACE(CloneRequest::step_name(step));
-    std::string child = unique("child");
-    librbd::ImageOptions opts;
-    CloneRequest req(ioctx, p.name, ioctx, child, opts);
-    req.inject_fault(step, -EIO);
-    expect_error(-EIO, req.send(),
-                 {std::string("injected failure at ") + CloneRequest::step_name(step)});
+    std::string child = clone_failing_at(p.name, ioctx, step, -EIO);
     EXPECT_FALSE(exists(ioctx, child));
     EXPECT_EQ(0u, count(ioctx, p.name));
     EXPECT_FALSE(has_marker(ioctx, p.id));
     EXPECT_EQ(op_before, op_features(ioctx, p.id));
-    EXPECT_TRUE(opts.empty());
 
     // The same names work afterwards.
     ASSERT_EQ(0, clone(ioctx, p.name, ioctx, child)) << sa::last_error();
@@ -988,11 +997,7 @@ TEST_F(StandaloneClone, RollbackAcrossPoolsAtEachStep) {
   for (int s = CloneRequest::VALIDATE; s <= CloneRequest::LINK_CHILD; ++s) {
     auto step = static_cast<CloneRequest::Step>(s);
     SCOPED_TRACE(CloneRequest::step_name(step));
-    std::string child = unique("child");
-    librbd::ImageOptions opts;
-    CloneRequest req(ioctx, p.name, ioctx2, child, opts);
-    req.inject_fault(step, -ETIMEDOUT);
-    EXPECT_EQ(-ETIMEDOUT, req.send());
+    std::string child = clone_failing_at(p.name, ioctx2, step, -ETIMEDOUT);
     EXPECT_FALSE(exists(ioctx2, child));
     EXPECT_EQ(0u, count(ioctx, p.name));
     EXPECT_FALSE(has_marker(ioctx, p.id));
@@ -1008,11 +1013,7 @@ TEST_F(StandaloneClone, RollbackKeepsTheMarkerOfAParentWithAChild) {
   for (int s = CloneRequest::VALIDATE; s <= CloneRequest::LINK_CHILD; ++s) {
     auto step = static_cast<CloneRequest::Step>(s);
     SCOPED_TRACE(CloneRequest::step_name(step));
-    std::string child = unique("child");
-    librbd::ImageOptions opts;
-    CloneRequest req(ioctx, p.name, ioctx, child, opts);
-    req.inject_fault(step, -EIO);
-    EXPECT_EQ(-EIO, req.send());
+    std::string child = clone_failing_at(p.name, ioctx, step, -EIO);
     EXPECT_FALSE(exists(ioctx, child));
     EXPECT_TRUE(has_marker(ioctx, p.id));
     EXPECT_EQ(op_before, op_features(ioctx, p.id));

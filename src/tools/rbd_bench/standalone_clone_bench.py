@@ -544,9 +544,7 @@ class Bench:
         m = {k: [] for k in ("seq_standalone", "seq_snapshot", "seq_parent", "seq_rados",
                              "rand_standalone", "rand_snapshot", "rand_parent", "rand_rados",
                              "copyup_standalone", "copyup_snapshot",
-                             "flatten_standalone", "flatten_snapshot",
-                             "pairs_seq_standalone", "pairs_seq_snapshot",
-                             "pairs_rand_standalone", "pairs_rand_snapshot")}
+                             "flatten_standalone", "flatten_snapshot")}
         raw = self.res.raw.setdefault("io", {"parent_size": size, "seq_read_total": seq_total,
                                              "rand_read_total": rand_total,
                                              "copyup_writes": cw, "reps": []})
@@ -579,9 +577,8 @@ class Bench:
                 for i in range(READ_PAIRS):
                     first = (rep * READ_PAIRS + i) % 2 == 0  # balanced over the run
                     for kind, img in (kinds if first else kinds[::-1]):
-                        pair = m["pairs_%s_%s" % (pat, kind)]
-                        pair.append(self.r.rbd_bench(img, "read", pat, io_size, total))
-                        rec.setdefault("%s_%s" % (pat, kind), []).append(pair[-1])
+                        rec.setdefault("%s_%s" % (pat, kind), []).append(
+                            self.r.rbd_bench(img, "read", pat, io_size, total))
             if rep % 2:
                 kinds.reverse()
             if rep == 0:
@@ -629,10 +626,12 @@ class Bench:
         for pat, title, unit in (("seq", "read seq 4 MiB", "MiB/s"),
                                  ("rand", "read rand 4 KiB", "IOPS")):
             key = "iops" if pat == "rand" else "MiB_s"
-            standalone = [x[key] for x in m["pairs_%s_standalone" % pat]]
+
+            def every_pair(kind):  # the reads of all repetitions, in pair order
+                return [x[key] for rec in raw["reps"] for x in rec["%s_%s" % (pat, kind)]]
+            standalone = every_pair("standalone")
             self.res.add("read", title, unit, True, "standalone child", standalone,
-                         "snapshot-clone child", [x[key] for x in m["pairs_%s_snapshot" % pat]],
-                         io_target, paired=True)
+                         "snapshot-clone child", every_pair("snapshot"), io_target, paired=True)
             self.res.add("read", title, unit, True, "standalone child", standalone,
                          "parent", m[pat + "_parent"])
             self.res.add("read", title, unit, True, "standalone child", standalone,
@@ -710,14 +709,16 @@ class Bench:
             cli, api, cli0, api0 = [], [], [], []
             for rep in range(3 * self.reps):
                 pairs = [(parent, cli, api), (control, cli0, api0)]
-                for to, cli_times, api_times in (pairs if rep % 2 == 0 else pairs[::-1]):
+                if rep % 2:
+                    pairs.reverse()
+                for to, cli_times, _ in pairs:
                     seq += 1
                     name = self.name("k%06d" % seq)
                     cli_times.append(self.clone_standalone_cli(to, name))
                     self.created.remove(name)
                     children.append(name)
                     drop(name)
-                for to, cli_times, api_times in (pairs if rep % 2 == 0 else pairs[::-1]):
+                for to, _, api_times in pairs:
                     seq += 1
                     name = self.name("k%06d" % seq)
                     api_times.append(api_attach(name, to))
