@@ -22,6 +22,7 @@
 #include "cls/rbd/cls_rbd_overlay.h"
 #include "cls/rbd/cls_rbd_types.h"
 #include "cls/rbd/objclass_api.h"
+#include "cls/rbd/parent_fence.h"
 #include "cls/rbd/stock_class.h"
 
 CLS_VER(2, 0)
@@ -52,8 +53,15 @@ const MethodEntry METHODS[] = {
     {"get_features", RD, get_features},
     {"standalone_children_list", RD, standalone_children_list},
     {"standalone_children_count", RD, standalone_children_count},
+    {"standalone_child_attach", RW, standalone_child_attach},
+    {"standalone_child_remove", RW, standalone_child_remove},
+    {"standalone_fence_status", RD, standalone_fence_status},
+    {"standalone_fence_repair", RW, standalone_fence_repair},
     {"standalone_parent_attach", RW, standalone_parent_attach},
     {"standalone_parent_detach", RW, standalone_parent_detach},
+    {"standalone_parent_prepare", RW, standalone_parent_prepare},
+    {"standalone_parent_abort", RW, standalone_parent_abort},
+    {"standalone_link_state", RD, standalone_link_state},
     {"standalone_overlay_info", RD, standalone_overlay_info},
 };
 
@@ -112,7 +120,7 @@ CLS_INIT(rbd) {
     why = "OSD is Ceph '" + version + "', the overlay targets " +
           TARGET_CEPH_VERSION_PREFIX + "x";
     ok = false;
-  } else if (!StockClass::prepare(stock, &why)) {
+  } else if (!StockClass::prepare(stock, &why) || !fence::supported(&why)) {
     ok = false;
   }
   if (!ok) {

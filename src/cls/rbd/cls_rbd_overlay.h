@@ -15,14 +15,14 @@
 namespace cls::rbd::standalone {
 
 // Bumped whenever a method or payload of the overlay changes.
-constexpr uint32_t OVERLAY_VERSION = 2;
+constexpr uint32_t OVERLAY_VERSION = 3;
 // The Ceph release line the overlay is written for.
 constexpr const char* TARGET_CEPH_VERSION_PREFIX = "16.2.";
 
 // The u64 snap id at the start of a stock payload, if there is one.
 bool peek_snap_id(ceph::bufferlist* in, uint64_t* snap_id);
 
-// standalone_children.cc: HEAD children of a parent.
+// standalone_children.cc: HEAD children of a parent and its fence.
 int child_attach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out);
 int child_detach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out);
 int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out);
@@ -30,12 +30,26 @@ int standalone_children_list(cls_method_context_t hctx, ceph::bufferlist* in,
                              ceph::bufferlist* out);
 int standalone_children_count(cls_method_context_t hctx, ceph::bufferlist* in,
                               ceph::bufferlist* out);
+int standalone_child_attach(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out);
+int standalone_child_remove(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out);
+int standalone_fence_status(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out);
+int standalone_fence_repair(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out);
 
 // standalone_parent.cc: the parent link on a child's header.
 int standalone_parent_attach(cls_method_context_t hctx, ceph::bufferlist* in,
                              ceph::bufferlist* out);
 int standalone_parent_detach(cls_method_context_t hctx, ceph::bufferlist* in,
                              ceph::bufferlist* out);
+int standalone_parent_prepare(cls_method_context_t hctx, ceph::bufferlist* in,
+                              ceph::bufferlist* out);
+int standalone_parent_abort(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out);
+int standalone_link_state(cls_method_context_t hctx, ceph::bufferlist* in,
+                          ceph::bufferlist* out);
 
 // nosnap_parent.cc: stock methods whose "parent exists" tests must also
 // count a standalone (CEPH_NOSNAP) parent, and the parent's write guard.

@@ -119,6 +119,44 @@ void ChildImageSpec::decode(Decoder& d) {
   });
 }
 
+void HeadChildEntry::encode(Encoder& e) const {
+  size_t t = e.start_envelope(3, 1);
+  e.i64(child.pool_id);
+  e.str(child.image_id);
+  e.str(child.pool_namespace);
+  e.u8(state);
+  since.encode(e);
+  e.finish_envelope(t);
+}
+
+void HeadChildEntry::decode(Decoder& d) {
+  d.envelope(1, [this](Decoder& in, const Decoder::Envelope& env) {
+    child.pool_id = in.i64();
+    child.image_id = in.str();
+    child.pool_namespace = env.struct_v >= 2 ? in.str() : std::string();
+    state = ATTACHED;
+    since = UTime{};
+    if (env.struct_v >= 3) {
+      state = in.u8();
+      since.decode(in);
+    }
+  });
+}
+
+void LinkIntent::encode(Encoder& e) const {
+  size_t t = e.start_envelope(1, 1);
+  parent.encode(e);
+  expires.encode(e);
+  e.finish_envelope(t);
+}
+
+void LinkIntent::decode(Decoder& d) {
+  d.envelope(1, [this](Decoder& in, const Decoder::Envelope&) {
+    parent.decode(in);
+    expires.decode(in);
+  });
+}
+
 bool ChildImageSpec::operator<(const ChildImageSpec& o) const {
   return std::tie(pool_id, pool_namespace, image_id) <
          std::tie(o.pool_id, o.pool_namespace, o.image_id);

@@ -26,8 +26,10 @@ constexpr uint64_t MAXSNAP = 0xFFFFFFFFFFFFFFFDULL;  // CEPH_MAXSNAP
 
 // Image feature bits (include/rbd/features.h).
 constexpr uint64_t FEATURE_LAYERING = 1ULL << 0;
+constexpr uint64_t FEATURE_EXCLUSIVE_LOCK = 1ULL << 2;
 constexpr uint64_t FEATURE_DEEP_FLATTEN = 1ULL << 5;
 constexpr uint64_t FEATURE_OPERATIONS = 1ULL << 8;
+constexpr uint64_t FEATURE_NON_PRIMARY = 1ULL << 10;
 
 // Operation feature bits known to Pacific.
 constexpr uint64_t OP_FEATURE_CLONE_PARENT = 1ULL << 0;
@@ -43,9 +45,17 @@ constexpr uint64_t OP_FEATURES_KNOWN_TO_PACIFIC = 0xF;
 constexpr uint64_t OP_FEATURE_STANDALONE_PARENT = 1ULL << 40;
 
 // Reported by the overlay's get_features in `incompatible` for read-write
-// opens of a marked parent.  Unknown to every client, so every client's
-// read-write open fails with ENOSYS, while read-only opens keep working.
+// opens of a parent fenced by overlay v1/v2 that has not been converted to
+// the stored fence yet (marker without non-primary).  Unknown to every
+// client, so their read-write opens fail with ENOSYS until the conversion.
 constexpr uint64_t INCOMPAT_STANDALONE_PARENT_READ_ONLY = 1ULL << 40;
+
+// The fence's hold on the image's exclusive lock (cls_lock "rbd_lock").  A
+// tag other than librbd's "internal" makes every librbd writer treat the
+// lock as held by an external mechanism: it never breaks it and waits.
+constexpr const char* FENCE_LOCK_NAME = "rbd_lock";
+constexpr const char* FENCE_LOCK_COOKIE = "standalone-parent-fence";
+constexpr const char* FENCE_LOCK_TAG = "rbd_standalone_fence";
 
 // Snapshot namespace types (cls_rbd_types.h).
 constexpr uint32_t SNAP_NS_USER = 0;
@@ -207,6 +217,18 @@ struct SnapshotNamespace {
 struct UTime {
   uint32_t sec = 0;
   uint32_t nsec = 0;
+
+  void encode(Encoder& e) const {
+    e.u32(sec);
+    e.u32(nsec);
+  }
+  void decode(Decoder& d) {
+    sec = d.u32();
+    nsec = d.u32();
+  }
+  bool operator<(const UTime& o) const {
+    return sec != o.sec ? sec < o.sec : nsec < o.nsec;
+  }
 };
 
 // A `snapshot_<id>` record (cls_rbd_snap).  Pacific writes v8 compat 8;
@@ -248,6 +270,51 @@ constexpr const char* SNAPSHOT_KEY_PREFIX = "snapshot_";
 // reads every key from "snapshot_" to the end of the omap.
 constexpr const char* HEAD_CHILD_KEY_PREFIX = "head_child_";
 std::string head_child_key(const ChildImageSpec& child);
+
+// The value of a head_child_ key.  Overlay v3 writes envelope (3,1): the
+// ChildImageSpec v2 fields, then u8 state and utime since (when the state
+// was set).  Compat stays 1, so a ChildImageSpec decoder reads the child
+// and skips the rest; entries written by v1/v2 (a plain ChildImageSpec,
+// (2,1)) decode as ATTACHED since 0.
+struct HeadChildEntry {
+  enum State : uint8_t {
+    ATTACHED = 0,
+    // child_detach(CEPH_NOSNAP) asked for the detach (stock flatten/rm of
+    // the child do).  The OSD cannot read the child's header, so the entry
+    // and the fence stay until a client has checked that the child no
+    // longer reads through the parent (standalone_child_remove).
+    DETACHING = 1,
+  };
+  ChildImageSpec child;
+  uint8_t state = ATTACHED;
+  UTime since;
+
+  void encode(Encoder& e) const;
+  void decode(Decoder& d);
+};
+
+// A clone's permission to link, on the child's header, written before the
+// child is registered on the parent and consumed by standalone_parent_attach.
+// Revoking it (an expired one only) makes the link impossible, which is what
+// lets a prune drop a registration without racing a clone in progress.
+// Envelope (1,1): ParentImageSpec parent, utime expires.
+struct LinkIntent {
+  ParentImageSpec parent;
+  UTime expires;
+
+  void encode(Encoder& e) const;
+  void decode(Decoder& d);
+};
+constexpr const char* LINK_INTENT_KEY = "head_parent_link_intent";
+
+// What standalone_link_state answers about a child and a given parent.
+enum LinkState : uint8_t {
+  LINK_NONE = 0,              // does not read through that parent
+  LINK_HEAD = 1,              // HEAD reads through it
+  LINK_SNAPSHOTS = 2,         // HEAD detached, snapshots still read through it
+  LINK_PREPARED = 3,          // a clone may still link it (intent not expired)
+  LINK_PREPARED_EXPIRED = 4,  // a clone's intent expired: prunable
+};
 
 // Stock's rule for image ids: non-empty, alphanumeric.
 bool is_valid_image_id(const std::string& id);

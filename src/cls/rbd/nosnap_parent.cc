@@ -12,9 +12,8 @@
 // parent_get's fallback scan and parent_overlap_get's legacy branch only
 // concern pre-Nautilus records, which never hold a standalone parent.
 //
-// get_features also lives here: it is the parent's write guard.
-
-#include <time.h>
+// get_features also lives here: the write guard of parents fenced by older
+// overlays.
 
 #include <cerrno>
 
@@ -38,12 +37,6 @@ std::optional<ParentRecord> standalone_parent(cls_method_context_t hctx, int* r)
     return std::nullopt;
   }
   return parent;
-}
-
-UTime now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return UTime{static_cast<uint32_t>(ts.tv_sec), static_cast<uint32_t>(ts.tv_nsec)};
 }
 
 }  // namespace
@@ -105,7 +98,7 @@ int snapshot_add(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferli
   if (r < 0 && r != -ENOENT) {
     return r;
   }
-  snap.timestamp = now();
+  snap.timestamp = omap::now();
   snap.parent_overlap = parent->head_overlap;
   CLS_LOG(20, "snapshot_add: standalone child snap %llu keeps parent overlap %llu",
           static_cast<unsigned long long>(snap.id),
@@ -194,10 +187,11 @@ int get_parent(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist
 }
 
 /**
- * Stock get_features, plus the parent's write guard: a read-write open of
- * an image carrying the standalone-parent marker is told it needs an
- * incompatible feature no client has, so every client (stock ones too)
- * refuses to open it for writing (ENOSYS) while read-only opens work.
+ * Stock get_features, plus a guard for parents fenced by overlay v1/v2 and
+ * not converted yet (marker without the stored non-primary feature): a
+ * read-write open is told it needs an incompatible feature no client has,
+ * so every client refuses to open it for writing (ENOSYS).  A converted
+ * fence needs nothing here: non-primary makes every open read-only.
  * Input: u64 snap_id (ignored), optional bool read_only.
  * Output: u64 features, u64 incompatible.
  */
@@ -230,7 +224,8 @@ int get_features(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferli
   if (r < 0) {
     return r == -ENOENT ? 0 : r;
   }
-  if ((op_features & OP_FEATURE_STANDALONE_PARENT) == 0) {
+  if ((op_features & OP_FEATURE_STANDALONE_PARENT) == 0 ||
+      (features & FEATURE_NON_PRIMARY) != 0) {
     return 0;
   }
   Encoder e;

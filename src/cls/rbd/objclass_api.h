@@ -33,12 +33,19 @@ extern int cls_cxx_map_set_vals(cls_method_context_t hctx,
                                 const std::map<std::string, ceph::bufferlist>* map);
 extern int cls_cxx_map_remove_key(cls_method_context_t hctx,
                                   const std::string& key);
+// Runs another class's method on the same object, inside this call's
+// transaction (its writes commit or fail with ours).
+extern "C" int cls_call(cls_method_context_t hctx, const char* cls, const char* method,
+                        char* indata, int datalen, char** outdata, int* outdatalen);
 // Returns ceph_release_t, a uint8_t enum (14 = nautilus).
 extern uint8_t cls_get_required_osd_release(cls_method_context_t hctx);
 
 namespace cls::rbd::standalone::omap {
 
 constexpr uint8_t CEPH_RELEASE_NAUTILUS = 14;
+
+// The OSD's clock, as a utime.
+UTime now();
 
 std::string to_string(const ceph::bufferlist& bl);
 ceph::bufferlist to_bufferlist(const std::string& s);

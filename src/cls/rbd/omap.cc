@@ -1,10 +1,18 @@
 // -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
 
+#include <time.h>
+
 #include <cerrno>
 
 #include "cls/rbd/objclass_api.h"
 
 namespace cls::rbd::standalone::omap {
+
+UTime now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return UTime{static_cast<uint32_t>(ts.tv_sec), static_cast<uint32_t>(ts.tv_nsec)};
+}
 
 std::string to_string(const ceph::bufferlist& bl) {
   std::string s;

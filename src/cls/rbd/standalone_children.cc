@@ -1,20 +1,33 @@
 // -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
 //
-// HEAD (standalone) children of a parent image, kept in the parent's header.
+// HEAD (standalone) children of a parent image, kept in the parent's header,
+// and the parent's fence (parent_fence.h), raised with the first entry and
+// lowered with the last.
 //
-// child_attach / child_detach / children_list take stock payloads; with
-// snap_id = CEPH_NOSNAP they work on the HEAD children registry, for every
-// other snap id they are the stock methods, untouched.
+// Registry: one omap key per child (head_child_key()), value HeadChildEntry,
+// so an attach or detach touches one key.
 //
-// Registry: one omap key per child (see head_child_key()), so an
-// attach or detach touches one key.  The first attach sets the
-// standalone-parent op-feature marker and the last detach clears it, in
-// the same atomic class call as the key change.
+// Who may change it (cephx `profile rbd-read-only` grants class calls named
+// child_attach and child_detach on every header, for stock clone v2):
+//   standalone_child_attach   registers a child, raising the fence if needed:
+//                             needs write access to the parent's pool
+//   child_attach(NOSNAP)      registers a child on an already fenced parent
+//                             only (-EPERM otherwise): a read-only tenant may
+//                             clone a fenced parent, as it may clone a
+//                             snapshot, but cannot fence an image
+//   child_detach(NOSNAP)      only marks the entry DETACHING: the OSD cannot
+//                             see the child's header, so nothing is lifted
+//   standalone_child_remove   drops an entry after the caller checked that
+//                             the child no longer reads through the parent;
+//                             lowers the fence with the last one: needs
+//                             write access
+// Other snap ids go to the stock methods untouched.
 
 #include <cerrno>
 
 #include "cls/rbd/cls_rbd_overlay.h"
 #include "cls/rbd/objclass_api.h"
+#include "cls/rbd/parent_fence.h"
 #include "cls/rbd/stock_class.h"
 
 namespace cls::rbd::standalone {
@@ -24,24 +37,30 @@ namespace {
 // Upper bound on one page of standalone_children_list.
 constexpr uint64_t MAX_CHILDREN_PER_PAGE = 4096;
 
-// Decodes the (u64 snap_id, ChildImageSpec) payload of attach/detach and
-// checks the spec names a real child.
-int decode_child_payload(ceph::bufferlist* in, ChildImageSpec* child) {
+int check_child_spec(const ChildImageSpec& child) {
+  if (child.pool_id < 0 || !is_valid_image_id(child.image_id)) {
+    CLS_LOG(5, "invalid child spec: pool %lld id '%s'",
+            static_cast<long long>(child.pool_id), child.image_id.c_str());
+    return -EINVAL;
+  }
+  return 0;
+}
+
+// Decodes the payload: (u64 snap_id, ChildImageSpec) for the stock-named
+// methods, a ChildImageSpec alone for standalone_child_*.
+int decode_child_payload(ceph::bufferlist* in, bool with_snap_id, ChildImageSpec* child) {
   try {
     const std::string payload = omap::to_string(*in);
     Decoder d(payload);
-    d.u64();
+    if (with_snap_id) {
+      d.u64();
+    }
     child->decode(d);
   } catch (const DecodeError& e) {
     CLS_LOG(5, "standalone child payload: %s", e.what());
     return -EINVAL;
   }
-  if (child->pool_id < 0 || !is_valid_image_id(child->image_id)) {
-    CLS_LOG(5, "invalid child spec: pool %lld id '%s'",
-            static_cast<long long>(child->pool_id), child->image_id.c_str());
-    return -EINVAL;
-  }
-  return 0;
+  return check_child_spec(*child);
 }
 
 int check_header(cls_method_context_t hctx) {
@@ -49,9 +68,10 @@ int check_header(cls_method_context_t hctx) {
   return omap::header_features(hctx, &features);
 }
 
-// Up to `max` registry entries after `after` (a key), values decoded.
-int list_children(cls_method_context_t hctx, const std::string& after, uint64_t max,
-                  std::vector<ChildImageSpec>* out, bool* more) {
+// Up to `max` registry entries after the key `after`; *last_key is the last
+// key read, so paging goes by keys whatever the values hold.
+int list_entries(cls_method_context_t hctx, const std::string& after, uint64_t max,
+                 std::vector<HeadChildEntry>* out, std::string* last_key, bool* more) {
   std::map<std::string, std::string> vals;
   int r = omap::list(hctx, HEAD_CHILD_KEY_PREFIX, after, max, &vals, more);
   if (r < 0) {
@@ -59,104 +79,102 @@ int list_children(cls_method_context_t hctx, const std::string& after, uint64_t 
   }
   for (const auto& [key, value] : vals) {
     try {
-      out->push_back(decode_from_string<ChildImageSpec>(value));
+      out->push_back(decode_from_string<HeadChildEntry>(value));
     } catch (const DecodeError&) {
       CLS_ERR("cannot decode HEAD child entry %s", key.c_str());
       return -EIO;
     }
+    *last_key = key;
   }
   return 0;
 }
 
-// The first `max` registered children (all of them when there are fewer).
-int first_children(cls_method_context_t hctx, uint64_t max, std::vector<ChildImageSpec>* out) {
+// The number of registry entries, up to `max`.
+int count_entries(cls_method_context_t hctx, uint64_t max, uint64_t* n) {
+  std::set<std::string> keys;
   bool more = false;
-  return list_children(hctx, HEAD_CHILD_KEY_PREFIX, max, out, &more);
+  int r = cls_cxx_map_get_keys(hctx, HEAD_CHILD_KEY_PREFIX, max, &keys, &more);
+  if (r < 0) {
+    return r;
+  }
+  *n = 0;
+  for (const auto& k : keys) {
+    *n += k.compare(0, strlen(HEAD_CHILD_KEY_PREFIX), HEAD_CHILD_KEY_PREFIX) == 0;
+  }
+  return 0;
 }
 
-// The common start of attach and detach: the header is a format 2 image,
-// the payload names a valid child, and whether that child is registered.
-int read_request(cls_method_context_t hctx, ceph::bufferlist* in, ChildImageSpec* child,
-                 std::string* key, bool* registered) {
+struct Request {
+  ChildImageSpec child;
+  std::string key;
+  std::optional<HeadChildEntry> entry;  // the child's entry, if registered
+};
+
+// The common start of every registry change: a format 2 header, a valid
+// child spec, and the child's current entry.
+int read_request(cls_method_context_t hctx, ceph::bufferlist* in, bool with_snap_id,
+                 Request* req) {
   int r = check_header(hctx);
   if (r < 0) {
     return r;
   }
-  r = decode_child_payload(in, child);
+  r = decode_child_payload(in, with_snap_id, &req->child);
   if (r < 0) {
     return r;
   }
-  *key = head_child_key(*child);
+  req->key = head_child_key(req->child);
   std::string existing;
-  r = omap::get(hctx, *key, &existing);
-  if (r < 0 && r != -ENOENT) {
+  r = omap::get(hctx, req->key, &existing);
+  if (r == -ENOENT) {
+    return 0;
+  } else if (r < 0) {
     return r;
   }
-  *registered = r == 0;
+  try {
+    req->entry = decode_from_string<HeadChildEntry>(existing);
+  } catch (const DecodeError&) {
+    // Registered, whatever the value says (raw edits): it can still be
+    // marked or removed, which rewrites or drops it.
+    req->entry = HeadChildEntry{req->child, HeadChildEntry::ATTACHED, {}};
+  }
   return 0;
 }
 
-int attach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
-  ChildImageSpec child;
-  std::string key;
-  bool registered = false;
-  int r = read_request(hctx, in, &child, &key, &registered);
+int write_entry(cls_method_context_t hctx, const Request& req, uint8_t state) {
+  HeadChildEntry entry{req.child, state, omap::now()};
+  return omap::set(hctx, req.key, encode_to_string(entry));
+}
+
+int attach(cls_method_context_t hctx, ceph::bufferlist* in, bool stock_payload) {
+  Request req;
+  int r = read_request(hctx, in, stock_payload, &req);
   if (r < 0) {
     return r;
   }
-  if (registered) {
+  if (req.entry) {
     return -EEXIST;
   }
-
-  std::vector<ChildImageSpec> others;
-  r = first_children(hctx, 1, &others);
+  fence::Status status;
+  r = fence::read_status(hctx, &status);
   if (r < 0) {
     return r;
   }
-  if (others.empty()) {
-    r = omap::update_op_features(hctx, OP_FEATURE_STANDALONE_PARENT,
-                                 OP_FEATURE_STANDALONE_PARENT);
+  if (stock_payload && !status.marker) {
+    // child_attach is granted to read-only tenants: it must not fence.
+    CLS_LOG(5, "child_attach(NOSNAP) on an image that is not fenced: use "
+               "standalone_child_attach");
+    return -EPERM;
+  }
+  if (!status.complete()) {
+    r = fence::raise(hctx, status, !status.marker);
     if (r < 0) {
       return r;
     }
   }
   CLS_LOG(20, "attach HEAD child pool=%lld ns=%s id=%s",
-          static_cast<long long>(child.pool_id), child.pool_namespace.c_str(),
-          child.image_id.c_str());
-  return omap::set(hctx, key, encode_to_string(child));
-}
-
-int detach_head_child(cls_method_context_t hctx, ceph::bufferlist* in) {
-  ChildImageSpec child;
-  std::string key;
-  bool registered = false;
-  int r = read_request(hctx, in, &child, &key, &registered);
-  if (r < 0) {
-    return r;
-  }
-  if (!registered) {
-    return -ENOENT;
-  }
-
-  // Reads do not see this call's removal: two entries, or one that is not
-  // ours, mean other children remain.
-  std::vector<ChildImageSpec> first_two;
-  r = first_children(hctx, 2, &first_two);
-  if (r < 0) {
-    return r;
-  }
-  bool last = first_two.size() == 1 && first_two[0] == child;
-  r = omap::remove(hctx, key);
-  if (r < 0) {
-    return r;
-  }
-  CLS_LOG(20, "detach HEAD child pool=%lld ns=%s id=%s%s",
-          static_cast<long long>(child.pool_id), child.pool_namespace.c_str(),
-          child.image_id.c_str(), last ? " (last)" : "");
-  if (last) {
-    return omap::update_op_features(hctx, 0, OP_FEATURE_STANDALONE_PARENT);
-  }
-  return 0;
+          static_cast<long long>(req.child.pool_id), req.child.pool_namespace.c_str(),
+          req.child.image_id.c_str());
+  return write_entry(hctx, req, HeadChildEntry::ATTACHED);
 }
 
 }  // namespace
@@ -172,34 +190,102 @@ bool peek_snap_id(ceph::bufferlist* in, uint64_t* snap_id) {
 }
 
 /**
+ * Registers a HEAD child and raises the parent's fence if it is not up.
+ * Input: ChildImageSpec child.  Output: none.
+ * -EEXIST registered; -EINVAL bad payload or spec, or the image has no
+ * exclusive-lock feature; -EBUSY its exclusive lock is held (a writer);
+ * -EROFS a non-primary (mirrored) image; -ENOENT no header; -ENOEXEC not a
+ * format 2 header.
+ */
+int standalone_child_attach(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out) {
+  return attach(hctx, in, false);
+}
+
+/**
  * Input: u64 snap_id, ChildImageSpec child.  Output: none.
- * NOSNAP: registers a HEAD child.  -EEXIST if registered, -EINVAL bad
- * payload or spec, -ENOENT no header, -ENOEXEC not a format 2 header.
+ * NOSNAP: registers a HEAD child on a parent that is already fenced
+ * (-EPERM if it is not); errors as standalone_child_attach.
  */
 int child_attach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out) {
   uint64_t snap_id = 0;
   if (!peek_snap_id(in, &snap_id) || snap_id != NOSNAP) {
     return StockClass::call("child_attach", hctx, in, out);
   }
-  return attach_head_child(hctx, in);
+  return attach(hctx, in, true);
 }
 
 /**
  * Input: u64 snap_id, ChildImageSpec child.  Output: none.
- * NOSNAP: unregisters a HEAD child; -ENOENT if it is not registered.
+ * NOSNAP: marks the child's entry DETACHING (idempotent); the entry and the
+ * fence stay until standalone_child_remove.  -ENOENT if not registered.
  */
 int child_detach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out) {
   uint64_t snap_id = 0;
   if (!peek_snap_id(in, &snap_id) || snap_id != NOSNAP) {
     return StockClass::call("child_detach", hctx, in, out);
   }
-  return detach_head_child(hctx, in);
+  Request req;
+  int r = read_request(hctx, in, true, &req);
+  if (r < 0) {
+    return r;
+  }
+  if (!req.entry) {
+    return -ENOENT;
+  }
+  if (req.entry->state == HeadChildEntry::DETACHING) {
+    return 0;
+  }
+  CLS_LOG(20, "detach requested for HEAD child pool=%lld ns=%s id=%s",
+          static_cast<long long>(req.child.pool_id), req.child.pool_namespace.c_str(),
+          req.child.image_id.c_str());
+  return write_entry(hctx, req, HeadChildEntry::DETACHING);
+}
+
+/**
+ * Drops a HEAD child's entry; with the last one, lowers the fence.  The
+ * caller must have checked that the child does not read through this
+ * parent (standalone_link_state on the child).
+ * Input: ChildImageSpec child.  Output: none.  -ENOENT if not registered.
+ */
+int standalone_child_remove(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out) {
+  Request req;
+  int r = read_request(hctx, in, false, &req);
+  if (r < 0) {
+    return r;
+  }
+  if (!req.entry) {
+    return -ENOENT;
+  }
+  // Reads do not see this call's removal: one entry left means ours.
+  uint64_t n = 0;
+  r = count_entries(hctx, 2, &n);
+  if (r < 0) {
+    return r;
+  }
+  r = omap::remove(hctx, req.key);
+  if (r < 0) {
+    return r;
+  }
+  CLS_LOG(20, "removed HEAD child pool=%lld ns=%s id=%s%s",
+          static_cast<long long>(req.child.pool_id), req.child.pool_namespace.c_str(),
+          req.child.image_id.c_str(), n == 1 ? " (last: fence lowered)" : "");
+  if (n != 1) {
+    return 0;
+  }
+  fence::Status status;
+  r = fence::read_status(hctx, &status);
+  if (r < 0) {
+    return r;
+  }
+  return fence::lower(hctx, status);
 }
 
 /**
  * Input: u64 snap_id.  Output: set<ChildImageSpec>.
- * NOSNAP: every HEAD child (an empty set when there are none).  Large
- * registries should be read with standalone_children_list instead.
+ * NOSNAP: every HEAD child, whatever its state (an empty set when there are
+ * none).  Large registries should be read with standalone_children_list.
  */
 int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out) {
   uint64_t snap_id = 0;
@@ -214,16 +300,17 @@ int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferl
   std::string after = HEAD_CHILD_KEY_PREFIX;
   bool more = true;
   while (more) {
-    std::vector<ChildImageSpec> page;
-    r = list_children(hctx, after, MAX_CHILDREN_PER_PAGE, &page, &more);
+    std::vector<HeadChildEntry> page;
+    r = list_entries(hctx, after, MAX_CHILDREN_PER_PAGE, &page, &after, &more);
     if (r < 0) {
       return r;
     }
     if (page.empty()) {
       break;
     }
-    children.insert(page.begin(), page.end());
-    after = head_child_key(page.back());
+    for (const auto& e : page) {
+      children.insert(e.child);
+    }
   }
   out->append(omap::to_bufferlist(encode_child_set(children)));
   return 0;
@@ -232,7 +319,8 @@ int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferl
 /**
  * One page of HEAD children, in ChildImageSpec order.
  * Input: ChildImageSpec start_after (pool -1: from the start), u64 max
- * (1..4096).  Output: u32 n, n x ChildImageSpec, u8 more.
+ * (1..4096).  Output: u32 n, n x HeadChildEntry, u8 more.  (A HeadChildEntry
+ * decodes as a ChildImageSpec too: overlay v2 clients read the children.)
  */
 int standalone_children_list(cls_method_context_t hctx, ceph::bufferlist* in,
                              ceph::bufferlist* out) {
@@ -256,9 +344,10 @@ int standalone_children_list(cls_method_context_t hctx, ceph::bufferlist* in,
   }
   std::string after = start_after.pool_id < 0 ? std::string(HEAD_CHILD_KEY_PREFIX)
                                               : head_child_key(start_after);
-  std::vector<ChildImageSpec> page;
+  std::vector<HeadChildEntry> page;
+  std::string last_key;
   bool more = false;
-  r = list_children(hctx, after, max, &page, &more);
+  r = list_entries(hctx, after, max, &page, &last_key, &more);
   if (r < 0) {
     return r;
   }
@@ -294,6 +383,78 @@ int standalone_children_count(cls_method_context_t hctx, ceph::bufferlist* in,
   }
   Encoder e;
   e.u64(n);
+  out->append(omap::to_bufferlist(e.bytes()));
+  return 0;
+}
+
+/**
+ * The state of the parent's fence.  Input: none.  Output: envelope (1,1)
+ * { u8 marker, u8 non_primary, u8 lock (0 free, 1 fence, 2 another client),
+ * string lock owner, u8 has_children }.
+ */
+int standalone_fence_status(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out) {
+  if (in->length() != 0) {
+    return -EINVAL;
+  }
+  fence::Status status;
+  int r = fence::read_status(hctx, &status);
+  if (r < 0) {
+    return r;
+  }
+  uint64_t n = 0;
+  r = count_entries(hctx, 1, &n);
+  if (r < 0) {
+    return r;
+  }
+  Encoder e;
+  size_t t = e.start_envelope(1, 1);
+  e.boolean(status.marker);
+  e.boolean(status.non_primary);
+  e.u8(static_cast<uint8_t>(status.lock));
+  e.str(status.lock_owner);
+  e.boolean(n > 0);
+  e.finish_envelope(t);
+  out->append(omap::to_bufferlist(e.bytes()));
+  return 0;
+}
+
+/**
+ * Makes the fence match the registry: completes it on a parent with
+ * children (converts a parent fenced by overlay v1/v2, or retakes a fence
+ * lock removed by hand), lowers it on a marked image without children.
+ * Input: none.  Output: u8 1 if something changed, else 0.
+ * -EBUSY if another client holds the exclusive lock of a parent.
+ */
+int standalone_fence_repair(cls_method_context_t hctx, ceph::bufferlist* in,
+                            ceph::bufferlist* out) {
+  if (in->length() != 0) {
+    return -EINVAL;
+  }
+  fence::Status status;
+  int r = fence::read_status(hctx, &status);
+  if (r < 0) {
+    return r;
+  }
+  uint64_t n = 0;
+  r = count_entries(hctx, 1, &n);
+  if (r < 0) {
+    return r;
+  }
+  bool changed = false;
+  if (n > 0 && !status.complete()) {
+    // Children exist: complete the fence whatever the image's features.
+    r = fence::raise(hctx, status, false);
+    changed = true;
+  } else if (n == 0 && status.marker) {
+    r = fence::lower(hctx, status);
+    changed = true;
+  }
+  if (r < 0) {
+    return r;
+  }
+  Encoder e;
+  e.boolean(changed);
   out->append(omap::to_bufferlist(e.bytes()));
   return 0;
 }
