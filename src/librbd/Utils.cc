@@ -19,6 +19,13 @@ thread_local std::string g_last_error;
 
 }  // namespace
 
+void notify_header(librados::IoCtx& ioctx, const std::string& oid) {
+  // An empty payload is librbd's legacy header-update notification.
+  constexpr int NOTIFY_TIMEOUT_MS = 5000;
+  librados::bufferlist empty, reply;
+  ioctx.notify2(oid, empty, NOTIFY_TIMEOUT_MS, &reply);
+}
+
 std::string header_oid(const std::string& image_id) { return "rbd_header." + image_id; }
 
 int image_id_by_name(librados::IoCtx& ioctx, const std::string& name, std::string* id) {

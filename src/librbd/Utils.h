@@ -31,6 +31,10 @@ std::string pool_name(librados::IoCtx& any, int64_t pool_id);
 std::string image_spec(const std::string& pool, const std::string& ns,
                        const std::string& image);
 
+// Sends the header-update notification librbd sends after changing a
+// header, so clients that have the image open refresh (best effort).
+void notify_header(librados::IoCtx& ioctx, const std::string& oid);
+
 // The message for the last error of this thread's call into the library.
 void set_error(const std::string& message);
 const std::string& last_error();

@@ -92,7 +92,7 @@ int children_list(librados::IoCtx& ioctx, const std::string& oid, uint64_t snap_
 
 int standalone_children_list(librados::IoCtx& ioctx, const std::string& oid,
                              const ChildImageSpec& start_after, uint64_t max,
-                             std::vector<ChildImageSpec>* children, bool* more) {
+                             std::vector<HeadChildEntry>* children, bool* more) {
   Encoder e;
   start_after.encode(e);
   e.u64(max);
@@ -104,12 +104,44 @@ int standalone_children_list(librados::IoCtx& ioctx, const std::string& oid,
   return decode_reply(reply, [&](Decoder& d) {
     children->clear();
     for (uint32_t n = d.u32(); n > 0; --n) {
-      ChildImageSpec c;
+      HeadChildEntry c;
       c.decode(d);
       children->push_back(c);
     }
     *more = d.boolean();
   });
+}
+
+int standalone_child_attach(librados::IoCtx& ioctx, const std::string& oid,
+                            const ChildImageSpec& child) {
+  return exec(ioctx, oid, "standalone_child_attach", encode_to_string(child), nullptr);
+}
+
+int standalone_child_remove(librados::IoCtx& ioctx, const std::string& oid,
+                            const ChildImageSpec& child) {
+  return exec(ioctx, oid, "standalone_child_remove", encode_to_string(child), nullptr);
+}
+
+int standalone_fence_status(librados::IoCtx& ioctx, const std::string& oid,
+                            FenceStatus* status) {
+  std::string reply;
+  int r = exec(ioctx, oid, "standalone_fence_status", {}, &reply);
+  if (r < 0) {
+    return r;
+  }
+  return decode_reply(reply, [status](Decoder& d) {
+    d.envelope(1, [status](Decoder& in, const Decoder::Envelope&) {
+      status->marker = in.boolean();
+      status->non_primary = in.boolean();
+      status->lock = in.u8();
+      status->lock_owner = in.str();
+      status->has_children = in.boolean();
+    });
+  });
+}
+
+int standalone_fence_repair(librados::IoCtx& ioctx, const std::string& oid) {
+  return exec(ioctx, oid, "standalone_fence_repair", {}, nullptr);
 }
 
 int standalone_children_count(librados::IoCtx& ioctx, const std::string& oid,
@@ -133,6 +165,32 @@ int standalone_parent_attach(librados::IoCtx& ioctx, const std::string& oid,
 int standalone_parent_detach(librados::IoCtx& ioctx, const std::string& oid,
                              const ParentImageSpec& parent) {
   return exec(ioctx, oid, "standalone_parent_detach", encode_to_string(parent), nullptr);
+}
+
+int standalone_parent_prepare(librados::IoCtx& ioctx, const std::string& oid,
+                              const ParentImageSpec& parent, uint64_t timeout_seconds) {
+  Encoder e;
+  parent.encode(e);
+  e.u64(timeout_seconds);
+  return exec(ioctx, oid, "standalone_parent_prepare", e.bytes(), nullptr);
+}
+
+int standalone_parent_abort(librados::IoCtx& ioctx, const std::string& oid,
+                            const ParentImageSpec& parent, bool only_if_expired) {
+  Encoder e;
+  parent.encode(e);
+  e.u64(only_if_expired ? 1 : 0);
+  return exec(ioctx, oid, "standalone_parent_abort", e.bytes(), nullptr);
+}
+
+int standalone_link_state(librados::IoCtx& ioctx, const std::string& oid,
+                          const ParentImageSpec& parent, LinkState* state) {
+  std::string reply;
+  int r = exec(ioctx, oid, "standalone_link_state", encode_to_string(parent), &reply);
+  if (r < 0) {
+    return r;
+  }
+  return decode_reply(reply, [state](Decoder& d) { *state = static_cast<LinkState>(d.u8()); });
 }
 
 int get_features(librados::IoCtx& ioctx, const std::string& oid, bool read_only,

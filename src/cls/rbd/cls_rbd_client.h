@@ -36,7 +36,24 @@ int children_list(librados::IoCtx& ioctx, const std::string& oid, uint64_t snap_
 // One page of HEAD children after `start_after` (pool -1: from the start).
 int standalone_children_list(librados::IoCtx& ioctx, const std::string& oid,
                              const ChildImageSpec& start_after, uint64_t max,
-                             std::vector<ChildImageSpec>* children, bool* more);
+                             std::vector<HeadChildEntry>* children, bool* more);
+// Registers a HEAD child, raising the fence if it is not up.
+int standalone_child_attach(librados::IoCtx& ioctx, const std::string& oid,
+                            const ChildImageSpec& child);
+int standalone_child_remove(librados::IoCtx& ioctx, const std::string& oid,
+                            const ChildImageSpec& child);
+
+struct FenceStatus {
+  bool marker = false;
+  bool non_primary = false;
+  uint8_t lock = 0;  // 0 free, 1 the fence's, 2 another client's
+  std::string lock_owner;
+  bool has_children = false;
+  bool complete() const { return marker && non_primary && lock == 1; }
+};
+int standalone_fence_status(librados::IoCtx& ioctx, const std::string& oid,
+                            FenceStatus* status);
+int standalone_fence_repair(librados::IoCtx& ioctx, const std::string& oid);
 // The number of HEAD children (-EOPNOTSUPP from an overlay older than v2).
 int standalone_children_count(librados::IoCtx& ioctx, const std::string& oid,
                               uint64_t* count);
@@ -45,6 +62,12 @@ int standalone_parent_attach(librados::IoCtx& ioctx, const std::string& oid,
                              const ParentImageSpec& parent, uint64_t overlap);
 int standalone_parent_detach(librados::IoCtx& ioctx, const std::string& oid,
                              const ParentImageSpec& parent);
+int standalone_parent_prepare(librados::IoCtx& ioctx, const std::string& oid,
+                              const ParentImageSpec& parent, uint64_t timeout_seconds);
+int standalone_parent_abort(librados::IoCtx& ioctx, const std::string& oid,
+                            const ParentImageSpec& parent, bool only_if_expired);
+int standalone_link_state(librados::IoCtx& ioctx, const std::string& oid,
+                          const ParentImageSpec& parent, LinkState* state);
 
 int get_features(librados::IoCtx& ioctx, const std::string& oid, bool read_only,
                  uint64_t* features, uint64_t* incompatible);

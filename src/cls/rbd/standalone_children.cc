@@ -191,7 +191,9 @@ bool peek_snap_id(ceph::bufferlist* in, uint64_t* snap_id) {
 
 /**
  * Registers a HEAD child and raises the parent's fence if it is not up.
- * Input: ChildImageSpec child.  Output: none.
+ * Input: ChildImageSpec child.  Output: none (the OSD drops the output of
+ * write methods: read standalone_fence_status first to know whether this
+ * call will raise the fence).
  * -EEXIST registered; -EINVAL bad payload or spec, or the image has no
  * exclusive-lock feature; -EBUSY its exclusive lock is held (a writer);
  * -EROFS a non-primary (mirrored) image; -ENOENT no header; -ENOEXEC not a
@@ -423,7 +425,7 @@ int standalone_fence_status(cls_method_context_t hctx, ceph::bufferlist* in,
  * Makes the fence match the registry: completes it on a parent with
  * children (converts a parent fenced by overlay v1/v2, or retakes a fence
  * lock removed by hand), lowers it on a marked image without children.
- * Input: none.  Output: u8 1 if something changed, else 0.
+ * Input: none.  Output: none.
  * -EBUSY if another client holds the exclusive lock of a parent.
  */
 int standalone_fence_repair(cls_method_context_t hctx, ceph::bufferlist* in,
@@ -441,21 +443,12 @@ int standalone_fence_repair(cls_method_context_t hctx, ceph::bufferlist* in,
   if (r < 0) {
     return r;
   }
-  bool changed = false;
   if (n > 0 && !status.complete()) {
     // Children exist: complete the fence whatever the image's features.
-    r = fence::raise(hctx, status, false);
-    changed = true;
+    return fence::raise(hctx, status, false);
   } else if (n == 0 && status.marker) {
-    r = fence::lower(hctx, status);
-    changed = true;
+    return fence::lower(hctx, status);
   }
-  if (r < 0) {
-    return r;
-  }
-  Encoder e;
-  e.boolean(changed);
-  out->append(omap::to_bufferlist(e.bytes()));
   return 0;
 }
 

@@ -29,7 +29,14 @@ typedef enum {
   RBD_CHILD_STATE_OK = 0,
   RBD_CHILD_STATE_TRASH = 1,      /* the child is in the trash, still linked */
   RBD_CHILD_STATE_MISSING = 2,    /* stale: no such image any more */
-  RBD_CHILD_STATE_NOT_LINKED = 3, /* stale: the image no longer reads from this parent */
+  RBD_CHILD_STATE_NOT_LINKED = 3, /* stale: the image no longer reads from this parent
+                                     (or a clone died before linking it) */
+  RBD_CHILD_STATE_IN_PROGRESS = 4, /* a clone is still making it: never pruned */
+  RBD_CHILD_STATE_DETACHING = 5,   /* a detach was asked (stock flatten/rm) but the
+                                      image still reads from this parent: the
+                                      flatten/rm died half way; run it again */
+  RBD_CHILD_STATE_UNVERIFIED = 6,  /* its header could not be checked (no access,
+                                      or no overlay on its OSD): kept */
 } rbd_child_state_t;
 
 typedef struct {

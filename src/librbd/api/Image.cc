@@ -20,6 +20,13 @@ using cls::rbd::standalone::Decoder;
 using cls::rbd::standalone::DecodeError;
 using cls::rbd::standalone::Encoder;
 using cls::rbd::standalone::NOSNAP;
+using cls::rbd::standalone::HeadChildEntry;
+using cls::rbd::standalone::LinkState;
+using cls::rbd::standalone::LINK_HEAD;
+using cls::rbd::standalone::LINK_NONE;
+using cls::rbd::standalone::LINK_PREPARED;
+using cls::rbd::standalone::LINK_PREPARED_EXPIRED;
+using cls::rbd::standalone::LINK_SNAPSHOTS;
 using cls::rbd::standalone::ParentImageSpec;
 
 namespace {
@@ -66,52 +73,91 @@ int directory(librados::IoCtx& ioctx, std::map<std::string, std::string>* id_to_
   }
 }
 
-// Whether each child's header still names `parent` as its parent:
-// parent_get on every child, MAX_IN_FLIGHT at a time.
+// Reads each child's link to `parent` (standalone_link_state on the
+// child's header, MAX_IN_FLIGHT at a time) into children[i].state:
+//   linked (HEAD or snapshots)  OK, or DETACHING if a detach was asked
+//   clone in progress           IN_PROGRESS
+//   expired clone intent        NOT_LINKED (prunable: --prune revokes it)
+//   not linked                  NOT_LINKED, or DETACHED for a DETACHING entry
+//   no header                   MISSING
+//   cannot tell                 UNVERIFIED
+// DETACHED is internal: a finished detach, dropped by the caller.
+constexpr int CHILD_STATE_DETACHED = -1;
+
 void verify_links(librados::IoCtx& any, const ParentImageSpec& parent,
-                  std::vector<ChildInfo>* children) {
+                  const std::vector<uint8_t>& entry_states, std::vector<ChildInfo>* children,
+                  std::vector<int>* states) {
   struct Pending {
-    ChildInfo* child;
+    size_t i;
     librados::IoCtx ioctx;
     librados::AioCompletion* c;
     librados::bufferlist out;
   };
+  states->assign(children->size(), RBD_CHILD_STATE_OK);
   std::vector<std::unique_ptr<Pending>> inflight;
+  auto settle = [&](size_t i, int state) {
+    bool detaching = entry_states[i] == HeadChildEntry::DETACHING;
+    if (state == RBD_CHILD_STATE_OK && detaching) {
+      state = RBD_CHILD_STATE_DETACHING;
+    } else if ((state == RBD_CHILD_STATE_NOT_LINKED || state == RBD_CHILD_STATE_MISSING) &&
+               detaching) {
+      state = CHILD_STATE_DETACHED;
+    }
+    (*states)[i] = state;
+  };
   auto drain = [&] {
     for (auto& p : inflight) {
       p->c->wait_for_complete();
       int r = p->c->get_return_value();
       p->c->release();
       if (r == -ENOENT) {
-        p->child->state = RBD_CHILD_STATE_MISSING;
+        settle(p->i, RBD_CHILD_STATE_MISSING);
         continue;
       }
-      try {
-        std::string bytes(p->out.c_str(), p->out.length());
-        auto spec = cls::rbd::standalone::decode_from_string<ParentImageSpec>(bytes);
-        if (r < 0 || !(spec == parent)) {
-          p->child->state = RBD_CHILD_STATE_NOT_LINKED;
-        }
-      } catch (const DecodeError&) {
-        p->child->state = RBD_CHILD_STATE_NOT_LINKED;
+      LinkState link = LINK_NONE;
+      if (r < 0 || p->out.length() != 1) {
+        settle(p->i, RBD_CHILD_STATE_UNVERIFIED);
+        continue;
+      }
+      link = static_cast<LinkState>(p->out[0]);
+      switch (link) {
+      case LINK_HEAD:
+      case LINK_SNAPSHOTS:
+        settle(p->i, RBD_CHILD_STATE_OK);
+        break;
+      case LINK_PREPARED:
+        settle(p->i, RBD_CHILD_STATE_IN_PROGRESS);
+        break;
+      case LINK_PREPARED_EXPIRED:
+        (*states)[p->i] = RBD_CHILD_STATE_NOT_LINKED;  // never "finished"
+        break;
+      case LINK_NONE:
+        settle(p->i, RBD_CHILD_STATE_NOT_LINKED);
+        break;
+      default:
+        settle(p->i, RBD_CHILD_STATE_UNVERIFIED);
       }
     }
     inflight.clear();
   };
-  for (auto& child : *children) {
+  std::string in = cls::rbd::standalone::encode_to_string(parent);
+  for (size_t i = 0; i < children->size(); ++i) {
+    auto& child = (*children)[i];
     if (child.state == RBD_CHILD_STATE_MISSING) {
+      settle(i, RBD_CHILD_STATE_MISSING);
       continue;
     }
     auto p = std::make_unique<Pending>();
-    p->child = &child;
+    p->i = i;
     if (util::ioctx_for(any, child.pool_id, child.pool_namespace, &p->ioctx) < 0) {
-      child.state = RBD_CHILD_STATE_MISSING;
+      settle(i, RBD_CHILD_STATE_MISSING);
       continue;
     }
     p->c = librados::Rados::aio_create_completion();
-    librados::bufferlist in;
-    p->ioctx.aio_exec(util::header_oid(child.image_id), p->c, "rbd", "parent_get", in,
-                      &p->out);
+    librados::bufferlist inbl;
+    inbl.append(in.data(), in.size());
+    p->ioctx.aio_exec(util::header_oid(child.image_id), p->c, "rbd", "standalone_link_state",
+                      inbl, &p->out);
     inflight.push_back(std::move(p));
     if (inflight.size() >= MAX_IN_FLIGHT) {
       drain();
@@ -120,16 +166,35 @@ void verify_links(librados::IoCtx& any, const ParentImageSpec& parent,
   drain();
 }
 
+// A parent fenced by overlay v1/v2 keeps its guard only on OSDs with the
+// overlay; converting stores the fence (non-primary, lock) on disk.  Also
+// retakes a fence lock removed by hand.  Best effort: a read-only client
+// or a writer holding the lock leaves it for the next call.
+void complete_fence(librados::IoCtx& ioctx, const std::string& parent_id) {
+  std::string oid = util::header_oid(parent_id);
+  cl::FenceStatus status;
+  if (cl::standalone_fence_status(ioctx, oid, &status) == 0 && status.has_children &&
+      !status.complete()) {
+    cl::standalone_fence_repair(ioctx, oid);
+  }
+}
+
 int head_children(librados::IoCtx& ioctx, const ImageRef& parent, int depth,
                   std::vector<ChildInfo>* out) {
-  std::vector<ChildImageSpec> specs;
-  int r = list_head_children(ioctx, parent.id, &specs);
+  std::vector<HeadChildEntry> entries;
+  int r = list_head_children(ioctx, parent.id, &entries);
   if (r < 0) {
     return r;
   }
+  if (entries.empty()) {
+    return 0;
+  }
+  complete_fence(ioctx, parent.id);
   std::map<std::pair<int64_t, std::string>, std::map<std::string, std::string>> dirs;
   std::vector<ChildInfo> children;
-  for (const auto& spec : specs) {
+  std::vector<uint8_t> entry_states;
+  for (const auto& entry : entries) {
+    const auto& spec = entry.child;
     ChildInfo c;
     c.pool_id = spec.pool_id;
     c.pool_name = util::pool_name(ioctx, spec.pool_id);
@@ -152,14 +217,37 @@ int head_children(librados::IoCtx& ioctx, const ImageRef& parent, int depth,
         c.image_name = it->second;
       } else if (util::trash_name_by_id(child_ioctx, spec.image_id, &c.image_name) == 0) {
         c.state = RBD_CHILD_STATE_TRASH;
-      } else {
-        c.state = RBD_CHILD_STATE_MISSING;
       }
     }
     children.push_back(std::move(c));
+    entry_states.push_back(entry.state);
   }
-  verify_links(ioctx, {ioctx.get_id(), ioctx.get_namespace(), parent.id, NOSNAP}, &children);
-  out->insert(out->end(), children.begin(), children.end());
+  std::vector<int> states;
+  verify_links(ioctx, {ioctx.get_id(), ioctx.get_namespace(), parent.id, NOSNAP},
+               entry_states, &children, &states);
+  bool lowered = false;
+  for (size_t i = 0; i < children.size(); ++i) {
+    auto& c = children[i];
+    if (states[i] == CHILD_STATE_DETACHED) {
+      // A detach asked by stock flatten/rm (or ours) that has finished: the
+      // child no longer reads through the parent, so its entry can go.
+      r = cl::standalone_child_remove(ioctx, util::header_oid(parent.id),
+                                      {c.pool_id, c.pool_namespace, c.image_id});
+      if (r == 0 || r == -ENOENT) {
+        lowered = true;
+        continue;
+      }
+      states[i] = c.image_name.empty() ? RBD_CHILD_STATE_MISSING : RBD_CHILD_STATE_NOT_LINKED;
+    }
+    // A trashed child that still reads through the parent stays TRASH.
+    if (!(c.state == RBD_CHILD_STATE_TRASH && states[i] == RBD_CHILD_STATE_OK)) {
+      c.state = static_cast<rbd_child_state_t>(states[i]);
+    }
+    out->push_back(std::move(c));
+  }
+  if (lowered) {
+    util::notify_header(ioctx, util::header_oid(parent.id));
+  }
   return 0;
 }
 
@@ -263,11 +351,11 @@ int resolve(librados::IoCtx& ioctx, const std::string& name, ImageRef* ref) {
 }  // namespace
 
 int list_head_children(librados::IoCtx& ioctx, const std::string& image_id,
-                       std::vector<ChildImageSpec>* children) {
+                       std::vector<HeadChildEntry>* children) {
   ChildImageSpec after;
   bool more = true;
   while (more) {
-    std::vector<ChildImageSpec> page;
+    std::vector<HeadChildEntry> page;
     int r = cl::standalone_children_list(ioctx, util::header_oid(image_id), after, PAGE,
                                          &page, &more);
     if (r == -EOPNOTSUPP) {
@@ -279,7 +367,7 @@ int list_head_children(librados::IoCtx& ioctx, const std::string& image_id,
       break;
     }
     children->insert(children->end(), page.begin(), page.end());
-    after = page.back();
+    after = page.back().child;
   }
   return 0;
 }
@@ -305,17 +393,34 @@ int prune_children(librados::IoCtx& ioctx, const std::string& name, size_t* prun
   }
   std::string parent_id;
   util::image_id_by_name(ioctx, name, &parent_id);
+  ParentImageSpec parent{ioctx.get_id(), ioctx.get_namespace(), parent_id, NOSNAP};
+  std::string parent_oid = util::header_oid(parent_id);
   *pruned = 0;
   for (const auto& c : children) {
     if (c.state != RBD_CHILD_STATE_MISSING && c.state != RBD_CHILD_STATE_NOT_LINKED) {
-      continue;
+      continue;  // IN_PROGRESS, DETACHING and UNVERIFIED entries are kept
     }
-    r = cl::child_detach(ioctx, util::header_oid(parent_id), NOSNAP,
-                         {c.pool_id, c.pool_namespace, c.image_id});
+    librados::IoCtx child_ioctx;
+    if (c.state == RBD_CHILD_STATE_NOT_LINKED &&
+        util::ioctx_for(ioctx, c.pool_id, c.pool_namespace, &child_ioctx) == 0) {
+      // A clone that died before linking left an expired intent: revoke it
+      // (only if it expired, on the child's OSD clock), so that the clone
+      // cannot link after its registration is gone.
+      r = cl::standalone_parent_abort(child_ioctx, util::header_oid(c.image_id), parent, true);
+      if (r == -EBUSY) {
+        continue;  // renewed meanwhile: a clone is running after all
+      } else if (r < 0 && r != -ENOENT) {
+        return util::fail(r, "error revoking the link intent of child " + c.image_id);
+      }
+    }
+    r = cl::standalone_child_remove(ioctx, parent_oid, {c.pool_id, c.pool_namespace, c.image_id});
     if (r < 0 && r != -ENOENT) {
       return util::fail(r, "error pruning child " + c.image_id);
     }
     ++*pruned;
+  }
+  if (*pruned > 0) {
+    util::notify_header(ioctx, parent_oid);
   }
   return 0;
 }
@@ -327,7 +432,7 @@ int count_head_children(librados::IoCtx& ioctx, const std::string& image_id,
     return r;
   }
   // An overlay older than v2 (or none): count the listed pages.
-  std::vector<ChildImageSpec> children;
+  std::vector<HeadChildEntry> children;
   r = list_head_children(ioctx, image_id, &children);
   *count = children.size();
   return r;

@@ -18,17 +18,21 @@ namespace librbd::standalone::api {
 
 // HEAD children registered on the header of image `image_id` (all pages).
 int list_head_children(librados::IoCtx& ioctx, const std::string& image_id,
-                       std::vector<cls::rbd::standalone::ChildImageSpec>* children);
+                       std::vector<cls::rbd::standalone::HeadChildEntry>* children);
 // The number of those HEAD children, counted on the OSD.
 int count_head_children(librados::IoCtx& ioctx, const std::string& image_id,
                         uint64_t* count);
 
 // Children of `name` (flags: RBD_LIST_CHILDREN_*), each with its parent
 // type and whether its registration is stale; sorted by pool, namespace,
-// name within each level.
+// name within each level.  Completes finished detaches on the way: a
+// DETACHING entry whose child no longer reads through the parent is
+// dropped (and the parent's fence lowered with the last one).
 int list_children(librados::IoCtx& ioctx, const std::string& name, int flags,
                   std::vector<ChildInfo>* children);
 
+// Drops stale registrations (MISSING, NOT_LINKED), revoking the expired
+// link intent of a clone that died first; never a clone in progress.
 int prune_children(librados::IoCtx& ioctx, const std::string& name, size_t* pruned);
 int count_children(librados::IoCtx& ioctx, const std::string& name, uint64_t* count);
 

@@ -25,6 +25,11 @@ constexpr uint64_t FEATURES_NOT_INHERITED =
     RBD_FEATURE_OPERATIONS | RBD_FEATURE_MIGRATING | RBD_FEATURE_NON_PRIMARY |
     RBD_FEATURE_DIRTY_CACHE;
 constexpr int NOTIFY_TIMEOUT_MS = 5000;
+// How long a clone may take from PREPARE_LINK to LINK_CHILD before a prune
+// may revoke its intent (and so make it fail at LINK_CHILD).
+constexpr uint64_t LINK_INTENT_SECONDS = 300;
+// The first overlay with the stored fence and link intents.
+constexpr uint32_t MIN_OVERLAY_VERSION = 3;
 
 std::string pool_spec(librados::IoCtx& ioctx) {
   std::string ns = ioctx.get_namespace();
@@ -34,9 +39,11 @@ std::string pool_spec(librados::IoCtx& ioctx) {
 }  // namespace
 
 const char* CloneRequest::step_name(Step step) {
-  static const char* names[] = {"validate", "check_parent_overlay", "create_child",
-                                "check_child_overlay", "register_on_parent",
-                                "check_writers", "link_child"};
+  static const char* names[] = {"validate",        "check_parent_overlay",
+                                "create_child",    "check_child_overlay",
+                                "prepare_link",    "register_on_parent",
+                                "check_writers",   "link_child",
+                                "notify_parent"};
   return step < STEP_COUNT ? names[step] : "?";
 }
 
@@ -54,9 +61,11 @@ int CloneRequest::send() {
       {CHECK_PARENT_OVERLAY, [this] { return check_overlay(m_parent_ioctx, m_parent_id, "parent"); }},
       {CREATE_CHILD, [this] { return create_child(); }},
       {CHECK_CHILD_OVERLAY, [this] { return check_overlay(m_child_ioctx, m_child_id, "child"); }},
+      {PREPARE_LINK, [this] { return prepare_link(); }},
       {REGISTER_ON_PARENT, [this] { return register_on_parent(); }},
       {CHECK_WRITERS, [this] { return check_writers(); }},
       {LINK_CHILD, [this] { return link_child(); }},
+      {NOTIFY_PARENT, [this] { return notify_parent(); }},
   };
   for (const auto& [step, fn] : steps) {
     auto fault = m_faults.find(step);
@@ -95,7 +104,7 @@ int CloneRequest::validate() {
     return fail(r, "error opening parent image " + pool_spec(m_parent_ioctx) + "/" +
                        m_parent_name);
   }
-  uint64_t parent_features = 0;
+  uint64_t& parent_features = m_parent_features;
   librbd::image_info_t info;
   if ((r = parent.get_id(&m_parent_id)) < 0 || (r = parent.stat(info, sizeof(info))) < 0 ||
       (r = parent.features(&parent_features)) < 0) {
@@ -198,6 +207,14 @@ int CloneRequest::check_overlay(librados::IoCtx& ioctx, const std::string& image
   if (r < 0) {
     return fail(r, "cannot query the cls_rbd overlay on the " + which + " image");
   }
+  if (info.version < MIN_OVERLAY_VERSION) {
+    return fail(-EOPNOTSUPP,
+                "the OSDs serving pool " + ioctx.get_pool_name() + " (" + which +
+                    " image) run cls_rbd standalone-clone overlay v" +
+                    std::to_string(info.version) + "; this client needs v" +
+                    std::to_string(MIN_OVERLAY_VERSION) +
+                    " or later: upgrade the overlay and restart the OSDs");
+  }
   return 0;
 }
 
@@ -219,22 +236,85 @@ int CloneRequest::create_child() {
   return 0;
 }
 
+int CloneRequest::prepare_link() {
+  cls::rbd::standalone::ParentImageSpec parent{m_parent_ioctx.get_id(),
+                                               m_parent_ioctx.get_namespace(), m_parent_id,
+                                               NOSNAP};
+  int r = cl::standalone_parent_prepare(m_child_ioctx, util::header_oid(m_child_id), parent,
+                                        LINK_INTENT_SECONDS);
+  if (r < 0) {
+    return fail(r, "error preparing child " + m_child_name + " for its link");
+  }
+  return 0;  // undone by removing the child
+}
+
 int CloneRequest::register_on_parent() {
   cls::rbd::standalone::ChildImageSpec child{m_child_ioctx.get_id(),
                                              m_child_ioctx.get_namespace(), m_child_id};
   std::string oid = util::header_oid(m_parent_id);
-  int r = cl::child_attach(m_parent_ioctx, oid, NOSNAP, child);
+  // Whether this attach raises the fence: a concurrent first clone may
+  // raise it too, and then both look for writers, which costs nothing.
+  cl::FenceStatus before;
+  int r = cl::standalone_fence_status(m_parent_ioctx, oid, &before);
+  if (r < 0) {
+    return fail(r, "cannot read the fence of parent " + m_parent_name);
+  }
+  m_raised_fence = !before.complete();
+  r = cl::standalone_child_attach(m_parent_ioctx, oid, child);
+  if (r == -EPERM) {
+    // No write access to the parent's pool (e.g. profile rbd-read-only):
+    // join the fence of a parent that already has standalone children.
+    r = cl::child_attach(m_parent_ioctx, oid, NOSNAP, child);
+    if (r == -EPERM) {
+      return fail(r, "cannot register the child on parent " + m_parent_name +
+                         ": the first standalone clone of an image needs write access "
+                         "to its pool (this client may only clone parents that already "
+                         "have standalone children)");
+    }
+  }
+  if (r == -EBUSY) {
+    cl::FenceStatus status;
+    cl::standalone_fence_status(m_parent_ioctx, oid, &status);
+    return fail(r, "parent image " + m_parent_name + " is open for writing: its exclusive "
+                       "lock is held by " + status.lock_owner +
+                       ": close it there and retry (if that client is gone, remove its "
+                       "lock with 'rbd lock rm')");
+  }
+  if (r == -EINVAL && (m_parent_features & RBD_FEATURE_EXCLUSIVE_LOCK) == 0) {
+    return fail(r, "parent image " + m_parent_name + " has no exclusive-lock feature: "
+                       "standalone clones need it, so that a client writing to the parent "
+                       "cannot race the clone; run 'rbd feature enable " + m_parent_name +
+                       " exclusive-lock' and retry");
+  }
+  if (r == -EROFS) {
+    return fail(r, "parent image " + m_parent_name + " is non-primary (mirrored): its "
+                       "mirror daemon writes it, so it cannot be a standalone parent");
+  }
   if (r < 0) {
     return fail(r, "error registering the child on parent " + m_parent_name);
   }
-  m_undo.push_back([this, oid, child] { cl::child_detach(m_parent_ioctx, oid, NOSNAP, child); });
+  m_undo.push_back([this, oid, child] {
+    // Without write access, leave the entry for the owner's tools to drop
+    // (the child is removed next, so the entry is a finished detach).
+    if (cl::standalone_child_remove(m_parent_ioctx, oid, child) == -EPERM) {
+      cl::child_detach(m_parent_ioctx, oid, NOSNAP, child);
+    }
+    if (m_raised_fence) {
+      util::notify_header(m_parent_ioctx, oid);
+    }
+  });
   return 0;
 }
 
 int CloneRequest::check_writers() {
+  if (!m_raised_fence) {
+    // The fence was up before this clone: nobody can have been writing.
+    return check_parent_size();
+  }
   std::string oid = util::header_oid(m_parent_id);
-  // Open clients re-read the header and, finding the marker, lose write
-  // access; a client that still watches or holds the lock is a writer.
+  // Open clients re-read the header and turn read-only; a client that
+  // still watches it opened the parent read-write (read-only opens never
+  // watch) and could have been writing up to now.
   librados::bufferlist empty, reply;
   m_parent_ioctx.notify2(oid, empty, NOTIFY_TIMEOUT_MS, &reply);
 
@@ -248,28 +328,22 @@ int CloneRequest::check_writers() {
     writers += std::string(writers.empty() ? "" : ", ") + "client." +
                std::to_string(w.watcher_id) + " at " + w.addr;
   }
-  int exclusive = 0;
-  std::string tag;
-  std::list<librados::locker_t> lockers;
-  r = m_parent_ioctx.list_lockers(oid, "rbd_lock", &exclusive, &tag, &lockers);
-  if (r < 0 && r != -ENOENT) {
-    return fail(r, "cannot list the parent's lock owners");
-  }
-  for (const auto& l : lockers) {
-    writers += std::string(writers.empty() ? "" : ", ") + l.client + " (lock owner) at " +
-               l.address;
-  }
   if (!writers.empty()) {
     return fail(-EBUSY, "parent image " + m_parent_name +
                             " is open for writing by " + writers +
                             ": close it there (or wait for the watch to time out) and retry");
   }
+  return check_parent_size();
+}
+
+int CloneRequest::check_parent_size() {
   // Nothing can change the parent from here on; it must still be the
   // image the child was sized for.
+  std::string oid = util::header_oid(m_parent_id);
   std::string reply_size;
   cls::rbd::standalone::Encoder e;
   e.u64(NOSNAP);
-  r = cl::exec(m_parent_ioctx, oid, "get_size", e.bytes(), &reply_size);
+  int r = cl::exec(m_parent_ioctx, oid, "get_size", e.bytes(), &reply_size);
   if (r < 0 || reply_size.size() < 9) {
     return fail(r < 0 ? r : -EBADMSG, "cannot re-read the parent's size");
   }
@@ -286,10 +360,25 @@ int CloneRequest::link_child() {
   cls::rbd::standalone::ParentImageSpec parent{m_parent_ioctx.get_id(),
                                                m_parent_ioctx.get_namespace(), m_parent_id,
                                                NOSNAP};
-  int r = cl::standalone_parent_attach(m_child_ioctx, util::header_oid(m_child_id), parent,
-                                       m_parent_size);
+  std::string oid = util::header_oid(m_child_id);
+  int r = cl::standalone_parent_attach(m_child_ioctx, oid, parent, m_parent_size);
+  if (r == -ESTALE) {
+    return fail(r, "the link of child " + m_child_name + " was revoked (its registration "
+                   "was pruned while the clone stalled): retry the clone");
+  }
   if (r < 0) {
     return fail(r, "error linking child " + m_child_name + " to its parent");
+  }
+  // Unlink before the registration goes, so the fence outlives the link.
+  m_undo.push_back([this, oid, parent] {
+    cl::standalone_parent_detach(m_child_ioctx, oid, parent);
+  });
+  return 0;
+}
+
+int CloneRequest::notify_parent() {
+  if (m_raised_fence) {
+    util::notify_header(m_parent_ioctx, util::header_oid(m_parent_id));
   }
   return 0;
 }

@@ -27,7 +27,7 @@ namespace librbd::standalone::image {
  *    |                     options valid, rbd_standalone_clone_* options
  *    v
  * CHECK_PARENT_OVERLAY     the OSD serving the parent's header runs the
- *    |                     cls_rbd overlay (else -EOPNOTSUPP)
+ *    |                     cls_rbd overlay v3+ (else -EOPNOTSUPP)
  *    v
  * CREATE_CHILD  . . . . . . . . . . . . . . . . . . .  undo: REMOVE_CHILD
  *    |                     stock create: features default to the parent's
@@ -35,25 +35,39 @@ namespace librbd::standalone::image {
  * CHECK_CHILD_OVERLAY      the OSD serving the child's header runs it too
  *    |
  *    v
+ * PREPARE_LINK             link intent on the child (expires after
+ *    |                     LINK_INTENT_SECONDS): a prune that finds the
+ *    |                     registration below without a link leaves it
+ *    |                     alone, or revokes the expired intent first
+ *    v
  * REGISTER_ON_PARENT  . . . . . . . . . . . . . . . .  undo: UNREGISTER
- *    |                     child_attach(CEPH_NOSNAP); the first child sets
- *    |                     the marker: no new writer can open the parent
+ *    |                     standalone_child_attach: the first child raises
+ *    |                     the fence (non-primary, marker, rbd_lock) in the
+ *    |                     same OSD call; -EBUSY if a writer holds the
+ *    |                     exclusive lock.  Without write access to the
+ *    |                     parent's pool: child_attach(NOSNAP), which only
+ *    |                     joins an already fenced parent
  *    v
- * CHECK_WRITERS            header-update notify makes open clients
- *    |                     refresh; a remaining watcher or exclusive-lock
- *    |                     owner is a writer: -EBUSY naming it; the
- *    |                     parent's size must not have changed
+ * CHECK_WRITERS            only if this clone raised the fence: notify, so
+ *    |                     open clients refresh (and turn read-only); a
+ *    |                     remaining watcher opened the parent read-write:
+ *    |                     -EBUSY naming it.  The parent's size must not
+ *    |                     have changed since VALIDATE
  *    v
- * LINK_CHILD               standalone_parent_attach on the child: the
- *    |                     child now reads through (atomic, last step)
+ * LINK_CHILD               standalone_parent_attach on the child: consumes
+ *    |                     the intent; the child now reads through
  *    v
- * <finish>
+ * NOTIFY_PARENT            if this clone raised the fence: a client that
+ *    |                     opened the parent read-write during the clone
+ *    v                     refreshes and fails writes with EROFS instead
+ * <finish>                 of waiting for the fence's lock
  *
  * @endverbatim
  *
- * Crash safety: the parent is protected (REGISTER) before the child points
- * at it (LINK), so a crash leaves at worst a registration whose child does
- * not point back, which `rbd children` reports as stale and can prune.
+ * Crash safety: the parent is fenced (REGISTER) before the child points at
+ * it (LINK), so a crash leaves at worst a registration whose child does not
+ * point back: `rbd children` shows it IN_PROGRESS until the intent expires,
+ * then stale; `--prune` revokes the intent and drops it.
  */
 class CloneRequest {
 public:
@@ -62,9 +76,11 @@ public:
     CHECK_PARENT_OVERLAY,
     CREATE_CHILD,
     CHECK_CHILD_OVERLAY,
+    PREPARE_LINK,
     REGISTER_ON_PARENT,
     CHECK_WRITERS,
     LINK_CHILD,
+    NOTIFY_PARENT,
     STEP_COUNT
   };
   static const char* step_name(Step step);
@@ -84,9 +100,12 @@ private:
   int check_overlay(librados::IoCtx& ioctx, const std::string& image_id,
                     const std::string& which);
   int create_child();
+  int prepare_link();
   int register_on_parent();
   int check_writers();
+  int check_parent_size();
   int link_child();
+  int notify_parent();
   void rollback();
 
   librados::IoCtx& m_parent_ioctx;
@@ -101,8 +120,10 @@ private:
   // Learned by VALIDATE.
   std::string m_parent_id;
   uint64_t m_parent_size = 0;
+  uint64_t m_parent_features = 0;
   uint64_t m_features = 0;
   std::string m_child_id;
+  bool m_raised_fence = false;
 };
 
 }  // namespace librbd::standalone::image

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "librbd/Utils.h"
 #include "librbd/api/Image.h"
@@ -15,6 +16,15 @@ int PreRemoveRequest::send() {
   int r = api::count_head_children(m_ioctx, m_image_id, &children);
   if (r < 0) {
     return util::fail(r, "cannot count the standalone children of " + m_image_name);
+  }
+  if (children > 0) {
+    // Finish the detaches stock flatten/rm asked for, then count again.
+    std::vector<ChildInfo> listed;
+    r = api::list_children(m_ioctx, m_image_name, 0, &listed);
+    if (r < 0) {
+      return r;
+    }
+    children = listed.size();
   }
   if (children > 0) {
     return util::fail(-EBUSY, "image has " + std::to_string(children) +

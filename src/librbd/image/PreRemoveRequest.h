@@ -11,16 +11,23 @@ namespace librbd::standalone::image {
 
 /**
  * Runs before the stock removal of an image (which itself refuses
- * snapshots, watchers, groups and, through the overlay's write guard, any
- * parent with standalone children, with a less helpful ENOSYS).
+ * snapshots, watchers, groups and, through the parent's fence, any parent
+ * with standalone children, with a less helpful EROFS).
  *
  * @verbatim
  *
  * <start>
  *    |
  *    v
+ * COUNT_HEAD_CHILDREN    on the OSD; none: done
+ *    |
+ *    v
+ * COMPLETE_DETACHES      check each child: entries whose detach was asked
+ *    |                   (stock flatten/rm of the child) and finished are
+ *    |                   dropped, lowering the fence with the last
+ *    v
  * CHECK_HEAD_CHILDREN    -EBUSY "image has N standalone child(ren) - not
- *    |                   removing" while the registry is not empty
+ *    |                   removing" while entries remain
  *    v
  * <finish>               then the stock removal; removing a standalone
  *                        child detaches it from its parent

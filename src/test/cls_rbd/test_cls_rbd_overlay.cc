@@ -100,10 +100,11 @@ protected:
     std::string pname = unique("parent");
     p.parent_id = create_image(pname, size);
     p.child_id = create_image(unique("child"), size, child_features);
-    EXPECT_EQ(0, cl::child_attach(ioctx, header(p.parent_id), NOSNAP,
-                                  {pool_id, "", p.child_id}));
-    EXPECT_EQ(0, cl::standalone_parent_attach(ioctx, header(p.child_id),
-                                              {pool_id, "", p.parent_id, NOSNAP}, size));
+    ParentImageSpec parent{pool_id, "", p.parent_id, NOSNAP};
+    EXPECT_EQ(0, cl::standalone_parent_prepare(ioctx, header(p.child_id), parent, 60));
+    EXPECT_EQ(0, cl::standalone_child_attach(ioctx, header(p.parent_id),
+                                             {pool_id, "", p.child_id}));
+    EXPECT_EQ(0, cl::standalone_parent_attach(ioctx, header(p.child_id), parent, size));
     return p;
   }
 
@@ -122,6 +123,24 @@ protected:
     Encoder e;
     e.u64(v);
     return e.take();
+  }
+
+  // The whole fence is up (marker, non-primary, the fence's lock), or none
+  // of it, as the stock tools see it.
+  static void expect_fence(const std::string& oid, bool up) {
+    uint64_t features = u64_key(oid, "features");
+    EXPECT_EQ(up, (u64_key(oid, "op_features") & OP_FEATURE_STANDALONE_PARENT) != 0) << oid;
+    EXPECT_EQ(up, (features & FEATURE_NON_PRIMARY) != 0) << oid;
+    int exclusive = 0;
+    std::string tag;
+    std::list<librados::locker_t> lockers;
+    ASSERT_LE(0, ioctx.list_lockers(oid, FENCE_LOCK_NAME, &exclusive, &tag, &lockers));
+    bool fence_lock = lockers.size() == 1 && exclusive == 1 && tag == FENCE_LOCK_TAG &&
+                      lockers.front().cookie == FENCE_LOCK_COOKIE;
+    EXPECT_EQ(up, fence_lock) << oid << " lockers " << lockers.size() << " tag " << tag;
+    cl::FenceStatus status;
+    ASSERT_EQ(0, cl::standalone_fence_status(ioctx, oid, &status));
+    EXPECT_EQ(up, status.complete());
   }
 
   // The OSD is still up and the overlay answers.
@@ -149,7 +168,7 @@ TEST_F(ClsRbdOverlay, InfoNamesVersionAndBits) {
   std::string id = create_image(unique("info"), MiB);
   cl::OverlayInfo info;
   ASSERT_EQ(0, cl::overlay_info(ioctx, header(id), &info));
-  EXPECT_EQ(2u, info.version);
+  EXPECT_EQ(3u, info.version);
   EXPECT_EQ(0u, info.ceph_version.rfind("16.2.", 0)) << info.ceph_version;
   EXPECT_EQ(OP_FEATURE_STANDALONE_PARENT, info.parent_op_feature);
   EXPECT_EQ(INCOMPAT_STANDALONE_PARENT_READ_ONLY, info.parent_incompat_feature);
@@ -157,24 +176,35 @@ TEST_F(ClsRbdOverlay, InfoNamesVersionAndBits) {
   EXPECT_EQ(-ENOENT, cl::overlay_info(ioctx, "no_such_object", &info));
 }
 
-TEST_F(ClsRbdOverlay, HeadChildAttachSetsMarkerAndLastDetachClearsIt) {
+TEST_F(ClsRbdOverlay, FirstAttachRaisesFenceAndLastRemoveLowersIt) {
   std::string pid = create_image(unique("p"), 4 * MiB);
   std::string oid = header(pid);
   ChildImageSpec a{pool_id, "", "aaaa"}, b{pool_id, "ns1", "bbbb"};
   uint64_t features_before = u64_key(oid, "features");
-  ASSERT_EQ(0u, features_before & FEATURE_OPERATIONS);
+  ASSERT_EQ(0u, features_before & (FEATURE_OPERATIONS | FEATURE_NON_PRIMARY));
   uint64_t count = 99;
   ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
   EXPECT_EQ(0u, count);
+  expect_fence(oid, false);
 
-  ASSERT_EQ(0, cl::child_attach(ioctx, oid, NOSNAP, a));
+  // The stock-named child_attach (granted to read-only tenants) cannot fence.
+  EXPECT_EQ(-EPERM, cl::child_attach(ioctx, oid, NOSNAP, a));
+  expect_fence(oid, false);
+  ASSERT_EQ(0, cl::standalone_child_attach(ioctx, oid, a));
+  expect_fence(oid, true);
   EXPECT_EQ(OP_FEATURE_STANDALONE_PARENT, u64_key(oid, "op_features"));
-  EXPECT_EQ(features_before | FEATURE_OPERATIONS, u64_key(oid, "features"));
+  EXPECT_EQ(features_before | FEATURE_OPERATIONS | FEATURE_NON_PRIMARY,
+            u64_key(oid, "features"));
+  EXPECT_EQ(-EEXIST, cl::standalone_child_attach(ioctx, oid, a));
   EXPECT_EQ(-EEXIST, cl::child_attach(ioctx, oid, NOSNAP, a));
+  // A fenced parent takes more children through either method.
   ASSERT_EQ(0, cl::child_attach(ioctx, oid, NOSNAP, b));
-  // One key per child, holding the encoded spec.
-  EXPECT_EQ(encode_to_string(a), omap_value(oid, head_child_key(a)));
-  EXPECT_EQ(encode_to_string(b), omap_value(oid, head_child_key(b)));
+  // One key per child: the ChildImageSpec fields, state ATTACHED, a time.
+  auto ea = decode_from_string<HeadChildEntry>(omap_value(oid, head_child_key(a)));
+  EXPECT_TRUE(ea.child == a);
+  EXPECT_EQ(HeadChildEntry::ATTACHED, ea.state);
+  EXPECT_LT(1700000000u, ea.since.sec);
+  EXPECT_TRUE(decode_from_string<ChildImageSpec>(omap_value(oid, head_child_key(b))) == b);
 
   std::set<ChildImageSpec> children;
   ASSERT_EQ(0, cl::children_list(ioctx, oid, NOSNAP, &children));
@@ -182,16 +212,55 @@ TEST_F(ClsRbdOverlay, HeadChildAttachSetsMarkerAndLastDetachClearsIt) {
   ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
   EXPECT_EQ(2u, count);
 
+  // child_detach only asks: the entry stays (DETACHING), the fence too.
   ASSERT_EQ(0, cl::child_detach(ioctx, oid, NOSNAP, a));
-  ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
-  EXPECT_EQ(1u, count);
-  EXPECT_EQ(OP_FEATURE_STANDALONE_PARENT, u64_key(oid, "op_features"));
-  EXPECT_EQ(-ENOENT, cl::child_detach(ioctx, oid, NOSNAP, a));
+  ASSERT_EQ(0, cl::child_detach(ioctx, oid, NOSNAP, a));  // idempotent
+  EXPECT_EQ(HeadChildEntry::DETACHING,
+            decode_from_string<HeadChildEntry>(omap_value(oid, head_child_key(a))).state);
   ASSERT_EQ(0, cl::child_detach(ioctx, oid, NOSNAP, b));
+  ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
+  EXPECT_EQ(2u, count);
+  expect_fence(oid, true);
+
+  ASSERT_EQ(0, cl::standalone_child_remove(ioctx, oid, a));
+  EXPECT_EQ(-ENOENT, cl::standalone_child_remove(ioctx, oid, a));
+  EXPECT_EQ(-ENOENT, cl::child_detach(ioctx, oid, NOSNAP, a));
+  expect_fence(oid, true);
+  ASSERT_EQ(0, cl::standalone_child_remove(ioctx, oid, b));
+  expect_fence(oid, false);
   EXPECT_FALSE(has_key(oid, "op_features"));
   EXPECT_EQ(features_before, u64_key(oid, "features"));
   ASSERT_EQ(0, cl::children_list(ioctx, oid, NOSNAP, &children));
   EXPECT_TRUE(children.empty());
+}
+
+TEST_F(ClsRbdOverlay, FenceNeedsExclusiveLockAndAFreeLock) {
+  ChildImageSpec a{pool_id, "", "ffff"};
+  // Without exclusive-lock a writer never asks for the lock: refused.
+  std::string plain = create_image(unique("nolock"), MiB, 0x1);
+  EXPECT_EQ(-EINVAL, cl::standalone_child_attach(ioctx, header(plain), a));
+  expect_fence(header(plain), false);
+  EXPECT_FALSE(has_key(header(plain), head_child_key(a)));
+
+  // A writer holding the exclusive lock: EBUSY, nothing changes.
+  std::string name = unique("busy");
+  std::string pid = create_image(name, MiB);
+  librbd::RBD rbd;
+  librbd::Image writer;
+  ASSERT_EQ(0, rbd.open(ioctx, writer, name.c_str()));
+  librados::bufferlist data;
+  data.append(std::string(4096, 'w'));
+  ASSERT_EQ(4096, writer.write(0, data.length(), data));  // takes the lock
+  EXPECT_EQ(-EBUSY, cl::standalone_child_attach(ioctx, header(pid), a));
+  expect_fence(header(pid), false);
+  cl::FenceStatus status;
+  ASSERT_EQ(0, cl::standalone_fence_status(ioctx, header(pid), &status));
+  EXPECT_EQ(2, status.lock);
+  EXPECT_NE(std::string::npos, status.lock_owner.find("client.")) << status.lock_owner;
+  ASSERT_EQ(0, writer.close());
+  ASSERT_EQ(0, cl::standalone_child_attach(ioctx, header(pid), a));
+  expect_fence(header(pid), true);
+  ASSERT_EQ(0, cl::standalone_child_remove(ioctx, header(pid), a));
 }
 
 TEST_F(ClsRbdOverlay, MarkerKeepsOtherOpFeatures) {
@@ -203,38 +272,45 @@ TEST_F(ClsRbdOverlay, MarkerKeepsOtherOpFeatures) {
   e.u64(OP_FEATURE_CLONE_CHILD);
   ASSERT_EQ(0, cl::exec(ioctx, oid, "op_features_set", e.bytes(), nullptr));
   ChildImageSpec a{pool_id, "", "cccc"};
-  ASSERT_EQ(0, cl::child_attach(ioctx, oid, NOSNAP, a));
+  ASSERT_EQ(0, cl::standalone_child_attach(ioctx, oid, a));
   EXPECT_EQ(OP_FEATURE_CLONE_CHILD | OP_FEATURE_STANDALONE_PARENT, u64_key(oid, "op_features"));
   // Stock op_features_set cannot clear the marker: bits above 0xF are refused.
   Encoder clear;
   clear.u64(0);
   clear.u64(OP_FEATURE_STANDALONE_PARENT);
   EXPECT_EQ(-EINVAL, cl::exec(ioctx, oid, "op_features_set", clear.bytes(), nullptr));
-  ASSERT_EQ(0, cl::child_detach(ioctx, oid, NOSNAP, a));
+  ASSERT_EQ(0, cl::standalone_child_remove(ioctx, oid, a));
   EXPECT_EQ(OP_FEATURE_CLONE_CHILD, u64_key(oid, "op_features"));
   EXPECT_NE(0u, u64_key(oid, "features") & FEATURE_OPERATIONS);
+  EXPECT_EQ(0u, u64_key(oid, "features") & FEATURE_NON_PRIMARY);
 }
 
 TEST_F(ClsRbdOverlay, HeadChildPayloadValidation) {
   std::string pid = create_image(unique("p"), MiB);
   std::string oid = header(pid);
-  EXPECT_EQ(-EINVAL, cl::child_attach(ioctx, oid, NOSNAP, {-1, "", "abcd"}));
-  EXPECT_EQ(-EINVAL, cl::child_attach(ioctx, oid, NOSNAP, {pool_id, "", ""}));
-  EXPECT_EQ(-EINVAL, cl::child_attach(ioctx, oid, NOSNAP, {pool_id, "", "a/b"}));
-  EXPECT_EQ(-EINVAL, cl::child_detach(ioctx, oid, NOSNAP, {-1, "", "abcd"}));
-  EXPECT_EQ(-ENOENT, cl::child_attach(ioctx, header("0000missing"), NOSNAP,
-                                      {pool_id, "", "abcd"}));
+  for (const ChildImageSpec& bad : {ChildImageSpec{-1, "", "abcd"}, ChildImageSpec{pool_id, "", ""},
+                                    ChildImageSpec{pool_id, "", "a/b"}}) {
+    EXPECT_EQ(-EINVAL, cl::standalone_child_attach(ioctx, oid, bad));
+    EXPECT_EQ(-EINVAL, cl::child_attach(ioctx, oid, NOSNAP, bad));
+    EXPECT_EQ(-EINVAL, cl::child_detach(ioctx, oid, NOSNAP, bad));
+    EXPECT_EQ(-EINVAL, cl::standalone_child_remove(ioctx, oid, bad));
+  }
+  EXPECT_EQ(-ENOENT, cl::standalone_child_attach(ioctx, header("0000missing"),
+                                                 {pool_id, "", "abcd"}));
   // An object that is not a format 2 header.
   librados::bufferlist data;
   data.append("x");
   ASSERT_EQ(0, ioctx.write_full("not_a_header", data));
-  EXPECT_EQ(-ENOEXEC, cl::child_attach(ioctx, "not_a_header", NOSNAP, {pool_id, "", "abcd"}));
+  EXPECT_EQ(-ENOEXEC, cl::standalone_child_attach(ioctx, "not_a_header", {pool_id, "", "abcd"}));
   std::set<ChildImageSpec> none;
   EXPECT_EQ(-ENOEXEC, cl::children_list(ioctx, "not_a_header", NOSNAP, &none));
   uint64_t count = 0;
   EXPECT_EQ(-ENOEXEC, cl::standalone_children_count(ioctx, "not_a_header", &count));
   EXPECT_EQ(-ENOENT, cl::standalone_children_count(ioctx, header("0000missing"), &count));
-  EXPECT_FALSE(has_key(oid, "op_features"));
+  cl::FenceStatus status;
+  EXPECT_EQ(-ENOEXEC, cl::standalone_fence_status(ioctx, "not_a_header", &status));
+  EXPECT_EQ(-ENOEXEC, cl::standalone_fence_repair(ioctx, "not_a_header"));
+  expect_fence(oid, false);
 }
 
 TEST_F(ClsRbdOverlay, MalformedPayloadsAreRejectedAndOsdStaysUp) {
@@ -248,19 +324,25 @@ TEST_F(ClsRbdOverlay, MalformedPayloadsAreRejectedAndOsdStaysUp) {
   bad_len[2] = '\x7f';  // envelope longer than the payload
   std::mt19937 rng(7);
   std::vector<std::string> payloads{"", "\x01", nosnap, nosnap + child.substr(0, 9),
-                                    nosnap + bad_compat, nosnap + bad_len};
+                                    nosnap + bad_compat, nosnap + bad_len,
+                                    child.substr(0, 9), bad_compat, bad_len};
   for (int i = 0; i < 20; ++i) {
     std::string garbage(1 + rng() % 200, '\0');
     for (auto& c : garbage) c = static_cast<char>(rng());
     payloads.push_back(nosnap + garbage);
     payloads.push_back(garbage);
   }
-  const char* parent_methods[] = {"child_attach", "child_detach", "standalone_children_list"};
-  const char* child_methods[] = {"standalone_parent_attach", "standalone_parent_detach"};
+  const char* parent_methods[] = {"child_attach", "child_detach", "standalone_children_list",
+                                  "standalone_child_attach", "standalone_child_remove"};
+  const char* child_methods[] = {"standalone_parent_attach", "standalone_parent_detach",
+                                 "standalone_parent_prepare", "standalone_parent_abort",
+                                 "standalone_link_state"};
   for (const auto& p : payloads) {
     for (const char* m : parent_methods) {
       int r = cl::exec(ioctx, poid, m, p, nullptr);
-      EXPECT_TRUE(r == -EINVAL || (r == -ENOENT && std::string(m) == "child_detach"))
+      std::string name = m;
+      bool may_be_absent = name == "child_detach" || name == "standalone_child_remove";
+      EXPECT_TRUE(r == -EINVAL || (r == -ENOENT && may_be_absent))
           << m << " returned " << r << " for a " << p.size() << "-byte payload";
     }
     for (const char* m : child_methods) {
@@ -277,14 +359,21 @@ TEST_F(ClsRbdOverlay, MalformedPayloadsAreRejectedAndOsdStaysUp) {
   EXPECT_EQ(-EINVAL, cl::exec(ioctx, poid, "children_list", "", nullptr));
   for (const auto& p : payloads) {
     if (!p.empty()) {
-      EXPECT_EQ(-EINVAL, cl::exec(ioctx, poid, "standalone_children_count", p, nullptr));
+      for (const char* m : {"standalone_children_count", "standalone_fence_status",
+                            "standalone_fence_repair"}) {
+        EXPECT_EQ(-EINVAL, cl::exec(ioctx, poid, m, p, nullptr)) << m;
+      }
     }
   }
   expect_osd_alive(poid);
-  // Nothing above changed the registry: still exactly the one child.
+  // Nothing above changed the registry or the fence: still the one child.
   std::set<ChildImageSpec> children;
   ASSERT_EQ(0, cl::children_list(ioctx, poid, NOSNAP, &children));
   EXPECT_EQ((std::set<ChildImageSpec>{{pool_id, "", pair.child_id}}), children);
+  EXPECT_EQ(HeadChildEntry::ATTACHED,
+            decode_from_string<HeadChildEntry>(
+                omap_value(poid, head_child_key({pool_id, "", pair.child_id}))).state);
+  expect_fence(poid, true);
   EXPECT_TRUE(decode_from_string<ParentRecord>(omap_value(coid, "parent")).is_standalone());
 }
 
@@ -298,10 +387,10 @@ TEST_F(ClsRbdOverlay, TenThousandChildrenListInPages) {
     ChildImageSpec c{pool_id + (i % 3), i % 2 ? "ns" : "", "c" + std::to_string(i)};
     expected.insert(c);
     librados::bufferlist in, out;
-    std::string payload = u64_payload(NOSNAP) + encode_to_string(c);
+    std::string payload = encode_to_string(c);
     in.append(payload.data(), payload.size());
     librados::ObjectWriteOperation op;
-    op.exec("rbd", "child_attach", in);
+    op.exec("rbd", "standalone_child_attach", in);
     inflight.push_back(librados::Rados::aio_create_completion());
     ASSERT_EQ(0, ioctx.aio_operate(oid, inflight.back(), &op));
     if (inflight.size() == 256 || i == N - 1) {
@@ -319,11 +408,13 @@ TEST_F(ClsRbdOverlay, TenThousandChildrenListInPages) {
   bool more = true;
   int pages = 0;
   while (more) {
-    std::vector<ChildImageSpec> page;
+    std::vector<HeadChildEntry> page;
     ASSERT_EQ(0, cl::standalone_children_list(ioctx, oid, after, 1000, &page, &more));
     ASSERT_FALSE(page.empty());
-    all.insert(all.end(), page.begin(), page.end());
-    after = page.back();
+    for (const auto& e : page) {
+      all.push_back(e.child);
+    }
+    after = page.back().child;
     ++pages;
   }
   EXPECT_EQ(10, pages);
@@ -337,45 +428,151 @@ TEST_F(ClsRbdOverlay, TenThousandChildrenListInPages) {
   uint64_t count = 0;
   ASSERT_EQ(0, cl::standalone_children_count(ioctx, oid, &count));
   EXPECT_EQ(static_cast<uint64_t>(N), count);
-  std::vector<ChildImageSpec> page;
+  std::vector<HeadChildEntry> page;
   EXPECT_EQ(-EINVAL, cl::standalone_children_list(ioctx, oid, {}, 0, &page, &more));
   EXPECT_EQ(-EINVAL, cl::standalone_children_list(ioctx, oid, {}, 4097, &page, &more));
-  EXPECT_EQ(OP_FEATURE_STANDALONE_PARENT, u64_key(oid, "op_features"));
+  expect_fence(oid, true);
 }
 
-TEST_F(ClsRbdOverlay, GetFeaturesRefusesReadWriteOpensOfMarkedParent) {
-  std::string pid = create_image(unique("p"), MiB);
+TEST_F(ClsRbdOverlay, RegistryEntriesOfOverlayV2StillWork) {
+  // Overlay v2 stored a plain ChildImageSpec (2,1) and only the marker.
+  std::string name = unique("v2parent");
+  std::string pid = create_image(name, MiB);
   std::string oid = header(pid);
+  ChildImageSpec old{pool_id, "", "0ld0"};
+  std::map<std::string, librados::bufferlist> kv;
+  kv[head_child_key(old)].append(encode_to_string(old));
+  kv["op_features"].append(u64_payload(OP_FEATURE_STANDALONE_PARENT));
+  kv["features"].append(u64_payload(DEFAULT_FEATURES | FEATURE_OPERATIONS));
+  ASSERT_EQ(0, ioctx.omap_set(oid, kv));
+  // Until converted, read-write opens are refused as overlay v2 did.
   uint64_t features = 0, incompat = 0;
   ASSERT_EQ(0, cl::get_features(ioctx, oid, false, &features, &incompat));
-  EXPECT_EQ(DEFAULT_FEATURES, features);
-  EXPECT_EQ(features & 0xFFF, incompat);  // stock: RW incompatible = all known
-  ChildImageSpec c{pool_id, "", "eeee"};
-  ASSERT_EQ(0, cl::child_attach(ioctx, oid, NOSNAP, c));
-  ASSERT_EQ(0, cl::get_features(ioctx, oid, false, &features, &incompat));
-  EXPECT_EQ(DEFAULT_FEATURES | FEATURE_OPERATIONS, features);
-  EXPECT_EQ((features & 0xFFF) | INCOMPAT_STANDALONE_PARENT_READ_ONLY, incompat);
-  ASSERT_EQ(0, cl::get_features(ioctx, oid, true, &features, &incompat));
-  EXPECT_EQ(features & 0x883, incompat);  // stock: RO incompatible
+  EXPECT_NE(0u, incompat & INCOMPAT_STANDALONE_PARENT_READ_ONLY);
   // Old clients send no read_only flag: treated as read-write, as stock.
   std::string reply;
   ASSERT_EQ(0, cl::exec(ioctx, oid, "get_features", u64_payload(NOSNAP), &reply));
   Decoder d(reply);
   d.u64();
   EXPECT_NE(0u, d.u64() & INCOMPAT_STANDALONE_PARENT_READ_ONLY);
-  ASSERT_EQ(0, cl::child_detach(ioctx, oid, NOSNAP, c));
+  ASSERT_EQ(0, cl::get_features(ioctx, oid, true, &features, &incompat));
+  EXPECT_EQ(features & 0x883, incompat);  // stock: RO incompatible
+
+  cl::FenceStatus status;
+  ASSERT_EQ(0, cl::standalone_fence_status(ioctx, oid, &status));
+  EXPECT_TRUE(status.marker && status.has_children);
+  EXPECT_FALSE(status.complete());
+  ASSERT_EQ(0, cl::standalone_fence_repair(ioctx, oid));
+  expect_fence(oid, true);
   ASSERT_EQ(0, cl::get_features(ioctx, oid, false, &features, &incompat));
   EXPECT_EQ(0u, incompat & INCOMPAT_STANDALONE_PARENT_READ_ONLY);
+  EXPECT_EQ(HeadChildEntry::ATTACHED,
+            decode_from_string<HeadChildEntry>(omap_value(oid, head_child_key(old))).state);
+  std::vector<HeadChildEntry> page;
+  bool more = true;
+  ASSERT_EQ(0, cl::standalone_children_list(ioctx, oid, {}, 10, &page, &more));
+  ASSERT_EQ(1u, page.size());
+  EXPECT_TRUE(page[0].child == old);
+  ASSERT_EQ(0, cl::child_detach(ioctx, oid, NOSNAP, old));
+  ASSERT_EQ(0, cl::standalone_child_remove(ioctx, oid, old));
+  expect_fence(oid, false);
+  // A marked image without children is unfenced by a repair.
+  kv.clear();
+  kv["op_features"].append(u64_payload(OP_FEATURE_STANDALONE_PARENT));
+  kv["features"].append(u64_payload(DEFAULT_FEATURES | FEATURE_OPERATIONS));
+  ASSERT_EQ(0, ioctx.omap_set(oid, kv));
+  ASSERT_EQ(0, cl::standalone_fence_repair(ioctx, oid));
+  expect_fence(oid, false);
+  EXPECT_EQ(DEFAULT_FEATURES, u64_key(oid, "features"));
+}
 
-  // Stock clients: a read-write open fails, a read-only open works.
-  std::string name = unique("guarded");
-  std::string gid = create_image(name, MiB);
-  ASSERT_EQ(0, cl::child_attach(ioctx, header(gid), NOSNAP, c));
+TEST_F(ClsRbdOverlay, FencedParentIsReadOnlyForStockClients) {
+  std::string name = unique("fenced");
+  std::string pid = create_image(name, MiB);
+  std::string oid = header(pid);
   librbd::RBD rbd;
+  {
+    librbd::Image image;
+    ASSERT_EQ(0, rbd.open(ioctx, image, name.c_str()));
+    librados::bufferlist data;
+    data.append(std::string(4096, 'p'));
+    ASSERT_EQ(4096, image.write(0, data.length(), data));
+  }
+  ChildImageSpec c{pool_id, "", "eeee"};
+  ASSERT_EQ(0, cl::standalone_child_attach(ioctx, oid, c));
+  uint64_t features = 0, incompat = 0;
+  ASSERT_EQ(0, cl::get_features(ioctx, oid, false, &features, &incompat));
+  EXPECT_EQ(DEFAULT_FEATURES | FEATURE_OPERATIONS | FEATURE_NON_PRIMARY, features);
+  EXPECT_EQ(features & 0xFFF, incompat);  // stock's answer: opens work
+  // Every open works (QEMU and fio only open read-write) and reads; writes,
+  // resize, snapshots and removal fail with EROFS.
   librbd::Image image;
-  EXPECT_EQ(-ENOSYS, rbd.open(ioctx, image, name.c_str()));
-  EXPECT_EQ(0, rbd.open_read_only(ioctx, image, name.c_str(), nullptr));
-  EXPECT_EQ(-ENOSYS, rbd.remove(ioctx, name.c_str()));
+  ASSERT_EQ(0, rbd.open(ioctx, image, name.c_str()));
+  librados::bufferlist read;
+  ASSERT_EQ(4096, image.read(0, 4096, read));
+  EXPECT_EQ(std::string(4096, 'p'), std::string(read.c_str(), read.length()));
+  librados::bufferlist data;
+  data.append(std::string(4096, 'x'));
+  EXPECT_EQ(-EROFS, image.write(0, data.length(), data));
+  EXPECT_EQ(-EROFS, image.resize(2 * MiB));
+  EXPECT_EQ(-EROFS, image.snap_create("s"));
+  ASSERT_EQ(0, image.close());
+  EXPECT_EQ(-EROFS, rbd.remove(ioctx, name.c_str()));
+  EXPECT_EQ(-EROFS, rbd.rename(ioctx, name.c_str(), (name + "x").c_str()));
+  ASSERT_EQ(0, rbd.open_read_only(ioctx, image, name.c_str(), nullptr));
+  read.clear();
+  ASSERT_EQ(4096, image.read(0, 4096, read));
+  EXPECT_EQ(std::string(4096, 'p'), std::string(read.c_str(), read.length()));
+  ASSERT_EQ(0, image.close());
+  ASSERT_EQ(0, cl::standalone_child_remove(ioctx, oid, c));
+  ASSERT_EQ(0, rbd.open(ioctx, image, name.c_str()));
+  EXPECT_EQ(4096, image.write(0, data.length(), data));
+}
+
+TEST_F(ClsRbdOverlay, LinkIntentGatesTheLink) {
+  std::string pid = create_image(unique("p"), 4 * MiB);
+  std::string cid = create_image(unique("c"), 4 * MiB);
+  std::string coid = header(cid);
+  ParentImageSpec parent{pool_id, "", pid, NOSNAP};
+  ParentImageSpec other{pool_id, "", "0ther", NOSNAP};
+  LinkState state = LINK_HEAD;
+  ASSERT_EQ(0, cl::standalone_link_state(ioctx, coid, parent, &state));
+  EXPECT_EQ(LINK_NONE, state);
+  // No intent: no link.
+  EXPECT_EQ(-ESTALE, cl::standalone_parent_attach(ioctx, coid, parent, 4 * MiB));
+  EXPECT_EQ(-EINVAL, cl::standalone_parent_prepare(ioctx, coid, parent, 0));
+  EXPECT_EQ(-EINVAL, cl::standalone_parent_prepare(ioctx, coid, {pool_id, "", pid, 4}, 60));
+  ASSERT_EQ(0, cl::standalone_parent_prepare(ioctx, coid, parent, 60));
+  ASSERT_EQ(0, cl::standalone_parent_prepare(ioctx, coid, parent, 60));  // renews
+  EXPECT_EQ(-EEXIST, cl::standalone_parent_prepare(ioctx, coid, other, 60));
+  ASSERT_EQ(0, cl::standalone_link_state(ioctx, coid, parent, &state));
+  EXPECT_EQ(LINK_PREPARED, state);
+  ASSERT_EQ(0, cl::standalone_link_state(ioctx, coid, other, &state));
+  EXPECT_EQ(LINK_NONE, state);
+  // Not expired: an "only if expired" revocation is refused.
+  EXPECT_EQ(-EBUSY, cl::standalone_parent_abort(ioctx, coid, parent, true));
+  EXPECT_EQ(-ENOENT, cl::standalone_parent_abort(ioctx, coid, other, false));
+  EXPECT_EQ(-ESTALE, cl::standalone_parent_attach(ioctx, coid, other, 4 * MiB));
+  ASSERT_EQ(0, cl::standalone_parent_attach(ioctx, coid, parent, 4 * MiB));
+  EXPECT_FALSE(has_key(coid, LINK_INTENT_KEY));  // consumed
+  ASSERT_EQ(0, cl::standalone_link_state(ioctx, coid, parent, &state));
+  EXPECT_EQ(LINK_HEAD, state);
+  EXPECT_EQ(-EEXIST, cl::standalone_parent_prepare(ioctx, coid, parent, 60));
+  ASSERT_EQ(0, cl::standalone_parent_detach(ioctx, coid, parent));
+  ASSERT_EQ(0, cl::standalone_link_state(ioctx, coid, parent, &state));
+  EXPECT_EQ(LINK_NONE, state);
+
+  // An expired intent is reported, and only then revocable "if expired";
+  // once revoked the link is impossible.
+  ASSERT_EQ(0, cl::standalone_parent_prepare(ioctx, coid, parent, 1));
+  sleep(2);
+  ASSERT_EQ(0, cl::standalone_link_state(ioctx, coid, parent, &state));
+  EXPECT_EQ(LINK_PREPARED_EXPIRED, state);
+  ASSERT_EQ(0, cl::standalone_parent_abort(ioctx, coid, parent, true));
+  EXPECT_EQ(-ENOENT, cl::standalone_parent_abort(ioctx, coid, parent, true));
+  EXPECT_EQ(-ESTALE, cl::standalone_parent_attach(ioctx, coid, parent, 4 * MiB));
+  ASSERT_EQ(0, cl::standalone_link_state(ioctx, coid, parent, &state));
+  EXPECT_EQ(LINK_NONE, state);
 }
 
 TEST_F(ClsRbdOverlay, StandaloneParentAttachWritesStockRecord) {
@@ -384,6 +581,7 @@ TEST_F(ClsRbdOverlay, StandaloneParentAttachWritesStockRecord) {
   std::string oid = header(cid);
   ParentImageSpec spec{pool_id, "", pid, NOSNAP};
   uint64_t features_before = u64_key(oid, "features");
+  ASSERT_EQ(0, cl::standalone_parent_prepare(ioctx, oid, spec, 60));
   ASSERT_EQ(0, cl::standalone_parent_attach(ioctx, oid, spec, 16 * MiB));
 
   ParentRecord expected;
@@ -411,6 +609,7 @@ TEST_F(ClsRbdOverlay, StandaloneParentAttachValidation) {
   std::string pid = create_image(unique("p"), 4 * MiB);
   std::string cid = create_image(unique("c"), 4 * MiB);
   std::string oid = header(cid);
+  ASSERT_EQ(0, cl::standalone_parent_prepare(ioctx, oid, {pool_id, "", pid, NOSNAP}, 60));
   EXPECT_EQ(-EINVAL, cl::standalone_parent_attach(ioctx, oid, {-1, "", pid, NOSNAP}, MiB));
   EXPECT_EQ(-EINVAL, cl::standalone_parent_attach(ioctx, oid, {pool_id, "", "", NOSNAP}, MiB));
   EXPECT_EQ(-EINVAL, cl::standalone_parent_attach(ioctx, oid, {pool_id, "", "x/y", NOSNAP}, MiB));
