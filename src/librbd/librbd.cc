@@ -62,14 +62,61 @@ int pre_remove(librados::IoCtx& ioctx, const std::string& name) {
   return image::PreRemoveRequest(ioctx, id, name).send();
 }
 
+int find_standalone_link(librados::IoCtx& ioctx, const std::string& name,
+                         StandaloneLink* link) {
+  util::set_error("");
+  return api::find_standalone_link(ioctx, name, link);
+}
+
+int complete_detach(librados::IoCtx& any, const StandaloneLink& link) {
+  util::set_error("");
+  int r = api::complete_detach(any, link);
+  return r < 0 ? util::fail(r, "cannot complete the detach from parent image " +
+                                   link.parent_id + " (run 'rbd children' on it later)")
+               : 0;
+}
+
+namespace {
+
+// Runs a stock operation on a possible standalone child, then completes
+// the detach it asked for on the parent.
+template <typename F>
+int with_detach(librados::IoCtx& ioctx, const std::string& name, F&& op) {
+  StandaloneLink link;
+  bool linked = api::find_standalone_link(ioctx, name, &link) == 0;
+  int r = op();
+  if (r < 0 || !linked) {
+    return r;
+  }
+  return complete_detach(ioctx, link);
+}
+
+}  // namespace
+
 int remove(librados::IoCtx& ioctx, const std::string& name) {
   int r = pre_remove(ioctx, name);
   if (r < 0) {
     return r;
   }
-  librbd::RBD rbd;
-  r = rbd.remove(ioctx, name.c_str());
-  return r < 0 ? util::fail(r, "error removing image " + name) : 0;
+  return with_detach(ioctx, name, [&] {
+    librbd::RBD rbd;
+    int r = rbd.remove(ioctx, name.c_str());
+    return r < 0 ? util::fail(r, "error removing image " + name) : 0;
+  });
+}
+
+int flatten(librados::IoCtx& ioctx, const std::string& name) {
+  util::set_error("");
+  return with_detach(ioctx, name, [&] {
+    librbd::RBD rbd;
+    librbd::Image image;
+    int r = rbd.open(ioctx, image, name.c_str());
+    if (r < 0) {
+      return util::fail(r, "error opening image " + name);
+    }
+    r = image.flatten();
+    return r < 0 ? util::fail(r, "error flattening image " + name) : 0;
+  });
 }
 
 int overlay_version(librados::IoCtx& ioctx, const std::string& name, uint32_t* version) {

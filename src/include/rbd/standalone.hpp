@@ -52,10 +52,32 @@ int object_states(librados::IoCtx& ioctx, const std::string& name,
                   std::vector<uint8_t>* states);
 const std::string& last_error();
 // -EBUSY "image has N standalone child(ren) - not removing" if `name` may
-// not be removed; remove() runs it, then the stock removal.
+// not be removed; remove() runs it, then the stock removal, then
+// complete_detach for a standalone child.
 int pre_remove(librados::IoCtx& ioctx, const std::string& name);
 int remove(librados::IoCtx& ioctx, const std::string& name);
 int overlay_version(librados::IoCtx& ioctx, const std::string& name, uint32_t* version);
+
+// A standalone child's link to its parent, remembered before a stock
+// flatten or removal of the child so that the detach it asks for can be
+// completed right after (the parent stays fenced until a client has seen
+// that the child no longer reads through it).
+struct StandaloneLink {
+  int64_t parent_pool_id = -1;
+  std::string parent_namespace;
+  std::string parent_id;
+  int64_t child_pool_id = -1;
+  std::string child_namespace;
+  std::string child_id;
+};
+// -ENOENT when `name` has no standalone parent.
+int find_standalone_link(librados::IoCtx& ioctx, const std::string& name, StandaloneLink* link);
+// Drops the child's registration on the parent if the child no longer
+// reads through it (lowering the fence with the last one); 0 without
+// doing anything while it still does.
+int complete_detach(librados::IoCtx& any, const StandaloneLink& link);
+// Stock flatten of `name`, then complete_detach.
+int flatten(librados::IoCtx& ioctx, const std::string& name);
 
 }  // namespace librbd::standalone
 

@@ -451,6 +451,62 @@ int count_children(librados::IoCtx& ioctx, const std::string& name, uint64_t* co
   return 0;
 }
 
+int find_standalone_link(librados::IoCtx& ioctx, const std::string& name,
+                         StandaloneLink* link) {
+  std::string id;
+  int r = util::image_id_by_name(ioctx, name, &id);
+  if (r < 0) {
+    return r;
+  }
+  std::string reply;
+  r = cl::exec(ioctx, util::header_oid(id), "parent_get", {}, &reply);
+  if (r < 0) {
+    return r;
+  }
+  ParentImageSpec spec;
+  try {
+    spec = cls::rbd::standalone::decode_from_string<ParentImageSpec>(reply);
+  } catch (const DecodeError&) {
+    return -EBADMSG;
+  }
+  if (spec.pool_id < 0 || spec.snap_id != NOSNAP) {
+    return -ENOENT;
+  }
+  *link = {spec.pool_id, spec.pool_namespace, spec.image_id,
+           ioctx.get_id(), ioctx.get_namespace(), id};
+  return 0;
+}
+
+int complete_detach(librados::IoCtx& any, const StandaloneLink& link) {
+  librados::IoCtx parent_ioctx, child_ioctx;
+  int r = util::ioctx_for(any, link.parent_pool_id, link.parent_namespace, &parent_ioctx);
+  if (r < 0) {
+    return r == -ENOENT ? 0 : r;  // the parent's pool is gone: nothing to do
+  }
+  ParentImageSpec parent{link.parent_pool_id, link.parent_namespace, link.parent_id, NOSNAP};
+  LinkState state = LINK_NONE;
+  r = util::ioctx_for(any, link.child_pool_id, link.child_namespace, &child_ioctx);
+  if (r == 0) {
+    r = cl::standalone_link_state(child_ioctx, util::header_oid(link.child_id), parent, &state);
+  }
+  if (r < 0 && r != -ENOENT) {
+    return r;
+  }
+  if (r == 0 && state != LINK_NONE) {
+    return 0;  // still reads through the parent (snapshots without deep-flatten)
+  }
+  std::string oid = util::header_oid(link.parent_id);
+  r = cl::standalone_child_remove(parent_ioctx, oid,
+                                  {link.child_pool_id, link.child_namespace, link.child_id});
+  if (r == -ENOENT) {
+    return 0;
+  } else if (r < 0) {
+    return r;
+  }
+  util::notify_header(parent_ioctx, oid);
+  return 0;
+}
+
 int get_parent(librbd::Image& image, ParentInfo* info) {
   librbd::linked_image_spec_t linked;
   librbd::snap_spec_t snap;

@@ -38,6 +38,9 @@ int count_children(librados::IoCtx& ioctx, const std::string& name, uint64_t* co
 
 int get_parent(librbd::Image& image, ParentInfo* info);
 
+int find_standalone_link(librados::IoCtx& ioctx, const std::string& name, StandaloneLink* link);
+int complete_detach(librados::IoCtx& any, const StandaloneLink& link);
+
 }  // namespace librbd::standalone::api
 
 #endif  // LIBRBD_STANDALONE_API_IMAGE_H

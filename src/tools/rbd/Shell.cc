@@ -152,24 +152,28 @@ void exec_stock(const std::vector<std::string>& argv) {
 }
 
 int run_stock(const std::vector<std::string>& argv, std::string* out) {
-  int fds[2];
-  if (pipe(fds) < 0) {
+  int fds[2] = {-1, -1};
+  if (out != nullptr && pipe(fds) < 0) {
     return -errno;
   }
   pid_t pid = fork();
   if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[1]);
+    if (out != nullptr) {
+      close(fds[0]);
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[1]);
+    }
     exec_stock(argv);
   }
-  close(fds[1]);
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) {
-    out->append(buf, n);
+  if (out != nullptr) {
+    close(fds[1]);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof(buf))) > 0) {
+      out->append(buf, n);
+    }
+    close(fds[0]);
   }
-  close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

@@ -61,7 +61,8 @@ private:
 
 // Runs the stock rbd with `argv` in place of this process.
 [[noreturn]] void exec_stock(const std::vector<std::string>& argv);
-// Runs the stock rbd and captures its stdout; returns its exit status.
+// Runs the stock rbd and captures its stdout (or leaves it alone, with
+// out == nullptr); returns its exit status.
 int run_stock(const std::vector<std::string>& argv, std::string* out);
 
 // "rbd: <message>: (<errno>) <strerror>" on stderr; returns the exit

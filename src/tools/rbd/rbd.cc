@@ -39,6 +39,7 @@ Action pick(const Args& a) {
     return action::list_long;
   }
   if (is(0, "rm") || is(0, "remove")) return action::remove;
+  if (is(0, "flatten")) return action::flatten;
   if (is(0, "config") && (is(1, "pool") || is(1, "image")) && p.size() > 2) {
     return action::config;
   }

@@ -397,7 +397,9 @@ class Bench:
         return h.hexdigest()
 
     def remove(self, name, forget=True):
-        self.r.run([STOCK_RBD, "rm", "--no-progress", self.r.spec(name)])
+        # The project's rm: for a standalone child it also completes the
+        # detach on the parent, whose fence lifts with its last child.
+        self.r.run([self.r.project_rbd, "rm", "--no-progress", self.r.spec(name)])
         if forget and name in self.created:
             self.created.remove(name)
 
@@ -593,6 +595,9 @@ class Bench:
             for kind, img in kinds:
                 dt, _ = self.r.run([STOCK_RBD, "flatten", "--no-progress", self.r.spec(img)])
                 rec["flatten_" + kind] = {"elapsed_s": dt, "MiB_s": size / dt / MiB}
+            # Stock flatten asks the parent to detach the child; the
+            # project's `rbd children` completes it (untimed).
+            self.r.run([self.r.project_rbd, "children", self.r.spec(parent)])
             if rep == 0:
                 for kind, img in kinds:
                     if self.image_sha256(img) != digest:
@@ -673,8 +678,8 @@ class Bench:
             return dt
 
         def drop(name):
-            # Stock removal detaches a standalone child from its parent.
-            self.RBD.remove(self.ioctx, name)
+            # The removal that also completes the detach on the parent.
+            self.RBD.remove_standalone(self.ioctx, name)
             children.remove(name)
 
         # The stock equivalent of the refusal: stock `rbd rm` of an image
@@ -785,12 +790,12 @@ class Bench:
                                                                   len(self.created)))
         for name in list(self.registry_children):
             try:
-                self.RBD.remove(self.ioctx, name)
+                self.RBD.remove_standalone(self.ioctx, name)
             except Exception as e:  # noqa: BLE001
                 log("cleanup: %s: %s" % (name, e))
         for name in reversed(self.created):
             try:
-                self.RBD.remove(self.ioctx, name)
+                self.RBD.remove_standalone(self.ioctx, name)
             except self.rbd_mod.ImageNotFound:
                 pass
             except Exception:  # noqa: BLE001
@@ -801,7 +806,7 @@ class Bench:
                             if img.is_protected_snap(s["name"]):
                                 img.unprotect_snap(s["name"])
                             img.remove_snap(s["name"])
-                    self.RBD.remove(self.ioctx, name)
+                    self.RBD.remove_standalone(self.ioctx, name)
                 except Exception as e:  # noqa: BLE001
                     log("cleanup: %s: %s" % (name, e))
         for run in self.rados_runs:

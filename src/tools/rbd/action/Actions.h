@@ -15,6 +15,7 @@ int children(const Args& args, Cluster& cluster);
 int info(const Args& args, Cluster& cluster);
 int list_long(const Args& args, Cluster& cluster);
 int remove(const Args& args, Cluster& cluster);
+int flatten(const Args& args, Cluster& cluster);
 int config(const Args& args, Cluster& cluster);
 int object_map_view(const Args& args, Cluster& cluster);
 // deep cp / migration prepare: refuse standalone children the stock

@@ -1,13 +1,33 @@
 // -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
 //
-// rbd rm IMAGE: refuses a parent with standalone children, with the count;
-// otherwise the stock removal (which detaches a standalone child from its
-// parent).
+// rbd rm IMAGE and rbd flatten IMAGE.  rm refuses a parent with standalone
+// children, with the count.  Both then run the stock command, which, for a
+// standalone child, asks the parent to detach it (child_detach); once the
+// child no longer reads through the parent, the detach is completed here,
+// so that the parent's fence lifts with its last child.
+
+#include <iostream>
 
 #include "rbd/standalone.hpp"
 #include "tools/rbd/action/Actions.h"
 
 namespace rbd_standalone::action {
+
+namespace {
+
+// Runs the stock command, then completes the detach of `spec` if it was a
+// standalone child and the command succeeded.
+int stock_then_complete_detach(const Args& args, librados::IoCtx& io, const ImageSpec& spec) {
+  librbd::standalone::StandaloneLink link;
+  bool linked = librbd::standalone::find_standalone_link(io, spec.image, &link) == 0;
+  int status = run_stock(args.argv, nullptr);
+  if (status == 0 && linked && librbd::standalone::complete_detach(io, link) < 0) {
+    std::cerr << "rbd: warning: " << librbd::standalone::last_error() << std::endl;
+  }
+  return status;
+}
+
+}  // namespace
 
 int remove(const Args& args, Cluster& cluster) {
   ImageSpec spec;
@@ -23,7 +43,21 @@ int remove(const Args& args, Cluster& cluster) {
   if (r == -EBUSY) {
     return error(librbd::standalone::last_error(), r);
   }
-  exec_stock(args.argv);  // including "no such image": stock says it
+  if (r < 0) {
+    exec_stock(args.argv);  // including "no such image": stock says it
+  }
+  return stock_then_complete_detach(args, io, spec);
+}
+
+int flatten(const Args& args, Cluster& cluster) {
+  ImageSpec spec;
+  std::string why;
+  librados::IoCtx io;
+  if (parse_image_spec(args, 1, "", &spec, &why) < 0 || spec.has_snap ||
+      cluster.ioctx(spec.pool, spec.ns, &io) < 0) {
+    exec_stock(args.argv);  // stock reports the error
+  }
+  return stock_then_complete_detach(args, io, spec);
 }
 
 }  // namespace rbd_standalone::action
