@@ -31,6 +31,19 @@ constexpr uint64_t LINK_INTENT_SECONDS = 300;
 // The first overlay with the stored fence and link intents.
 constexpr uint32_t MIN_OVERLAY_VERSION = 3;
 
+// "client.N (lock owner) at ADDR, ..." for the image's exclusive lock.
+std::string lock_owners(librados::IoCtx& ioctx, const std::string& oid) {
+  int exclusive = 0;
+  std::string tag, owners;
+  std::list<librados::locker_t> lockers;
+  ioctx.list_lockers(oid, "rbd_lock", &exclusive, &tag, &lockers);
+  for (const auto& l : lockers) {
+    owners += std::string(owners.empty() ? "" : ", ") + l.client + " (lock owner) at " +
+              l.address;
+  }
+  return owners.empty() ? "another client (lock owner)" : owners;
+}
+
 std::string pool_spec(librados::IoCtx& ioctx) {
   std::string ns = ioctx.get_namespace();
   return ioctx.get_pool_name() + (ns.empty() ? "" : "/" + ns);
@@ -273,10 +286,8 @@ int CloneRequest::register_on_parent() {
     }
   }
   if (r == -EBUSY) {
-    cl::FenceStatus status;
-    cl::standalone_fence_status(m_parent_ioctx, oid, &status);
-    return fail(r, "parent image " + m_parent_name + " is open for writing: its exclusive "
-                       "lock is held by " + status.lock_owner +
+    return fail(r, "parent image " + m_parent_name + " is open for writing by " +
+                       lock_owners(m_parent_ioctx, oid) +
                        ": close it there and retry (if that client is gone, remove its "
                        "lock with 'rbd lock rm')");
   }

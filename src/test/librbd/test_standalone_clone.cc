@@ -273,8 +273,36 @@ protected:
   static std::optional<uint64_t> op_features(librados::IoCtx& io, const std::string& id) {
     return header_u64(io, id, "op_features");
   }
-  static bool has_marker(librados::IoCtx& io, const std::string& id) {
-    return (op_features(io, id).value_or(0) & MARKER) != 0;
+  // The parent's fence as stock clients see it: the marker, non-primary
+  // and the fence's exclusive lock, all up or all down (a partial fence
+  // fails the test).
+  static bool is_fenced(librados::IoCtx& io, const std::string& id) {
+    bool marker = (op_features(io, id).value_or(0) & MARKER) != 0;
+    uint64_t features = 0, incompat = 0;
+    EXPECT_EQ(0, cls::rbd::standalone::client::get_features(io, "rbd_header." + id, true,
+                                                            &features, &incompat));
+    bool non_primary = (features & RBD_FEATURE_NON_PRIMARY) != 0;
+    int exclusive = 0;
+    std::string tag;
+    std::list<librados::locker_t> lockers;
+    EXPECT_LE(0, io.list_lockers("rbd_header." + id, "rbd_lock", &exclusive, &tag, &lockers));
+    bool lock = tag == cls::rbd::standalone::FENCE_LOCK_TAG && lockers.size() == 1;
+    EXPECT_TRUE(marker == non_primary && marker == lock)
+        << "partial fence on " << id << ": marker " << marker << " non-primary "
+        << non_primary << " lock " << lock;
+    return marker && non_primary && lock;
+  }
+
+  // A fenced parent opens read-write (as QEMU and fio open it) and reads,
+  // but every write fails with EROFS.
+  static void expect_read_only_for_stock(librados::IoCtx& io, const std::string& name) {
+    librbd::RBD rbd;
+    librbd::Image image;
+    ASSERT_EQ(0, rbd.open(io, image, name.c_str(), nullptr));
+    librados::bufferlist bl;
+    ASSERT_EQ(4096, image.read(0, 4096, bl));
+    EXPECT_EQ(-EROFS, image.write(0, bl.length(), bl));
+    EXPECT_EQ(-EROFS, image.resize(64 * KiB));
   }
 
   static uint64_t count(librados::IoCtx& io, const std::string& name) {
@@ -360,7 +388,7 @@ bool StandaloneClone::pool2_created = false;
 TEST_F(StandaloneClone, CApiCloneReadsParentAndReportsStandaloneParent) {
   Parent p = make_parent(ioctx);
   std::string child = unique("child");
-  ASSERT_FALSE(has_marker(ioctx, p.id));
+  ASSERT_FALSE(is_fenced(ioctx, p.id));
 
   rbd_image_options_t opts;
   rbd_image_options_create(&opts);
@@ -371,7 +399,7 @@ TEST_F(StandaloneClone, CApiCloneReadsParentAndReportsStandaloneParent) {
 
   EXPECT_TRUE(exists(ioctx, child));
   expect_same_data(ioctx, child, p);
-  EXPECT_TRUE(has_marker(ioctx, p.id));
+  EXPECT_TRUE(is_fenced(ioctx, p.id));
   uint64_t n = 0;
   ASSERT_EQ(0, rbd_standalone_count_children(c_ioctx, p.name.c_str(), &n));
   EXPECT_EQ(1u, n);
@@ -483,7 +511,7 @@ TEST_F(StandaloneClone, StockSnapshotCloneReportsSnapshotParent) {
 
   // Not a HEAD child: the registry stays empty and the parent unmarked.
   EXPECT_EQ(0u, count(ioctx, p.name));
-  EXPECT_FALSE(has_marker(ioctx, p.id));
+  EXPECT_FALSE(is_fenced(ioctx, p.id));
   auto snaps = children(ioctx, p.name, RBD_LIST_CHILDREN_SNAPSHOTS);
   ASSERT_EQ(1u, snaps.size());
   EXPECT_EQ(child, snaps[0].image_name);
@@ -762,7 +790,7 @@ TEST_F(StandaloneClone, ErrorChildExists) {
   ASSERT_EQ(0, clone(ioctx, p.name, ioctx, child)) << sa::last_error();
   std::string child_id = image_id(ioctx, child);
   auto op_before = op_features(ioctx, p.id);
-  ASSERT_TRUE(has_marker(ioctx, p.id));
+  ASSERT_TRUE(is_fenced(ioctx, p.id));
 
   // The same child again, and a name taken by an unrelated image.
   librbd::ImageOptions opts;
@@ -834,7 +862,7 @@ TEST_F(StandaloneClone, ErrorNoObjectMapUnlessAllowedAtPoolLevel) {
   ASSERT_EQ(0, sa::clone(ioctx, p.name.c_str(), ioctx, child.c_str(), opts)) << sa::last_error();
   EXPECT_EQ(no_om | RBD_FEATURE_OPERATIONS, header_u64(ioctx, image_id(ioctx, child), "features"));
   expect_same_data(ioctx, child, p);
-  EXPECT_TRUE(has_marker(ioctx, p.id));
+  EXPECT_TRUE(is_fenced(ioctx, p.id));
   std::string child2 = unique("child");
   ASSERT_EQ(0, clone(ioctx, q.name, ioctx, child2)) << sa::last_error();
   EXPECT_EQ(no_om | RBD_FEATURE_OPERATIONS, header_u64(ioctx, image_id(ioctx, child2), "features"));
@@ -934,7 +962,7 @@ TEST_F(StandaloneClone, ErrorParentOpenForWritingByAnotherClient) {
   // Open read-write but idle: its watch makes it a writer.
   expect_error(-EBUSY, sa::clone(ioctx, p.name.c_str(), ioctx, child.c_str(), opts),
                {"open for writing", client, p.name});
-  EXPECT_FALSE(has_marker(ioctx, p.id));
+  EXPECT_FALSE(is_fenced(ioctx, p.id));
   expect_nothing_changed(ioctx, child, ioctx, p, op_before, 0);
 
   // Writing: it holds the exclusive lock too.
@@ -947,7 +975,7 @@ TEST_F(StandaloneClone, ErrorParentOpenForWritingByAnotherClient) {
   ASSERT_TRUE(owner);
   expect_error(-EBUSY, sa::clone(ioctx, p.name.c_str(), ioctx, child.c_str(), opts),
                {"open for writing", client, "(lock owner)", p.name});
-  EXPECT_FALSE(has_marker(ioctx, p.id));
+  EXPECT_FALSE(is_fenced(ioctx, p.id));
   expect_nothing_changed(ioctx, child, ioctx, p, op_before, 0);
   EXPECT_EQ(0u, count(ioctx, p.name));
   // A read-only user elsewhere does not block (no watch).
@@ -964,7 +992,7 @@ TEST_F(StandaloneClone, ErrorParentOpenForWritingByAnotherClient) {
   ASSERT_EQ(0, clone(ioctx, p.name, ioctx, child)) << sa::last_error();
   expect_same_data(ioctx, child, p);
   EXPECT_TRUE(same_bytes(w, read(ioctx, child, 6 * MiB, w.size())));
-  EXPECT_TRUE(has_marker(ioctx, p.id));
+  EXPECT_TRUE(is_fenced(ioctx, p.id));
 }
 
 // ---------------------------------------------------------- 4. rollback ---
@@ -972,35 +1000,35 @@ TEST_F(StandaloneClone, ErrorParentOpenForWritingByAnotherClient) {
 TEST_F(StandaloneClone, RollbackAfterInjectedFailureAtEachStep) {
   Parent p = make_parent(ioctx);
   auto op_before = op_features(ioctx, p.id);
-  for (int s = CloneRequest::VALIDATE; s <= CloneRequest::LINK_CHILD; ++s) {
+  for (int s = CloneRequest::VALIDATE; s < CloneRequest::STEP_COUNT; ++s) {
     auto step = static_cast<CloneRequest::Step>(s);
     SCOPED_TRACE(CloneRequest::step_name(step));
     std::string child = clone_failing_at(p.name, ioctx, step, -EIO);
     EXPECT_FALSE(exists(ioctx, child));
     EXPECT_EQ(0u, count(ioctx, p.name));
-    EXPECT_FALSE(has_marker(ioctx, p.id));
+    EXPECT_FALSE(is_fenced(ioctx, p.id));
     EXPECT_EQ(op_before, op_features(ioctx, p.id));
 
     // The same names work afterwards.
     ASSERT_EQ(0, clone(ioctx, p.name, ioctx, child)) << sa::last_error();
     expect_same_data(ioctx, child, p);
     EXPECT_EQ(1u, count(ioctx, p.name));
-    EXPECT_TRUE(has_marker(ioctx, p.id));
+    EXPECT_TRUE(is_fenced(ioctx, p.id));
     ASSERT_EQ(0, sa::remove(ioctx, child)) << sa::last_error();
     EXPECT_EQ(0u, count(ioctx, p.name));
-    EXPECT_FALSE(has_marker(ioctx, p.id));
+    EXPECT_FALSE(is_fenced(ioctx, p.id));
   }
 }
 
 TEST_F(StandaloneClone, RollbackAcrossPoolsAtEachStep) {
   Parent p = make_parent(ioctx);
-  for (int s = CloneRequest::VALIDATE; s <= CloneRequest::LINK_CHILD; ++s) {
+  for (int s = CloneRequest::VALIDATE; s < CloneRequest::STEP_COUNT; ++s) {
     auto step = static_cast<CloneRequest::Step>(s);
     SCOPED_TRACE(CloneRequest::step_name(step));
     std::string child = clone_failing_at(p.name, ioctx2, step, -ETIMEDOUT);
     EXPECT_FALSE(exists(ioctx2, child));
     EXPECT_EQ(0u, count(ioctx, p.name));
-    EXPECT_FALSE(has_marker(ioctx, p.id));
+    EXPECT_FALSE(is_fenced(ioctx, p.id));
   }
 }
 
@@ -1009,22 +1037,20 @@ TEST_F(StandaloneClone, RollbackKeepsTheMarkerOfAParentWithAChild) {
   std::string first = unique("child");
   ASSERT_EQ(0, clone(ioctx, p.name, ioctx, first)) << sa::last_error();
   auto op_before = op_features(ioctx, p.id);
-  ASSERT_TRUE(has_marker(ioctx, p.id));
-  for (int s = CloneRequest::VALIDATE; s <= CloneRequest::LINK_CHILD; ++s) {
+  ASSERT_TRUE(is_fenced(ioctx, p.id));
+  for (int s = CloneRequest::VALIDATE; s < CloneRequest::STEP_COUNT; ++s) {
     auto step = static_cast<CloneRequest::Step>(s);
     SCOPED_TRACE(CloneRequest::step_name(step));
     std::string child = clone_failing_at(p.name, ioctx, step, -EIO);
     EXPECT_FALSE(exists(ioctx, child));
-    EXPECT_TRUE(has_marker(ioctx, p.id));
+    EXPECT_TRUE(is_fenced(ioctx, p.id));
     EXPECT_EQ(op_before, op_features(ioctx, p.id));
     EXPECT_EQ(1u, count(ioctx, p.name));
     EXPECT_EQ((std::set<std::string>{first}), child_names(ioctx, p.name));
   }
   expect_same_data(ioctx, first, p);
-  // A read-write open of the still-marked parent is still refused.
-  librbd::RBD rbd;
-  librbd::Image image;
-  EXPECT_EQ(-ENOSYS, rbd.open(ioctx, image, p.name.c_str(), nullptr));
+  // The still-fenced parent is still read-only.
+  expect_read_only_for_stock(ioctx, p.name);
 }
 
 // ------------------------------------------------ 5. pools, namespaces ---
@@ -1058,7 +1084,7 @@ TEST_F(StandaloneClone, CrossPoolClone) {
 
   ASSERT_EQ(0, sa::remove(ioctx2, child)) << sa::last_error();
   EXPECT_EQ(0u, count(ioctx, p.name));
-  EXPECT_FALSE(has_marker(ioctx, p.id));
+  EXPECT_FALSE(is_fenced(ioctx, p.id));
 }
 
 TEST_F(StandaloneClone, NamespaceClones) {
@@ -1102,7 +1128,7 @@ TEST_F(StandaloneClone, NamespaceClones) {
   EXPECT_EQ(pool, list2[0].pool_name);
   EXPECT_EQ("", list2[0].pool_namespace);
   EXPECT_EQ(child2, list2[0].image_name);
-  EXPECT_TRUE(has_marker(nsio, q.id));
+  EXPECT_TRUE(is_fenced(nsio, q.id));
 
   // Same namespace on both sides, and a sibling in another namespace.
   std::string child3 = unique("nschild");
@@ -1116,7 +1142,7 @@ TEST_F(StandaloneClone, NamespaceClones) {
   ASSERT_EQ(0, sa::remove(ioctx, child2)) << sa::last_error();
   EXPECT_EQ(-EBUSY, sa::remove(nsio, q.name));
   ASSERT_EQ(0, sa::remove(nsio, child3)) << sa::last_error();
-  EXPECT_FALSE(has_marker(nsio, q.id));
+  EXPECT_FALSE(is_fenced(nsio, q.id));
   ASSERT_EQ(0, sa::remove(nsio, q.name)) << sa::last_error();
   EXPECT_TRUE(image_names(nsio).empty());
   EXPECT_EQ(0, rbd.namespace_remove(ioctx2, ns.c_str()));
@@ -1215,7 +1241,7 @@ TEST_F(StandaloneClone, GrandchildrenAndMixedSnapshotClones) {
   rbd_standalone_list_children_cleanup(c.data(), max);
 
   // The child is a parent itself now: marked, counted.
-  EXPECT_TRUE(has_marker(ioctx, image_id(ioctx, child)));
+  EXPECT_TRUE(is_fenced(ioctx, image_id(ioctx, child)));
   EXPECT_EQ(1u, count(ioctx, child));
   EXPECT_EQ(1u, count(ioctx, p.name));
   auto of_child = children(ioctx, child, RBD_LIST_CHILDREN_SNAPSHOTS);
@@ -1236,19 +1262,22 @@ TEST_F(StandaloneClone, FlattenAndRemoveChildrenOneByOne) {
   librbd::RBD rbd;
   auto expect_parent_locked = [&](uint64_t n) {
     EXPECT_EQ(n, count(ioctx, p.name));
-    EXPECT_TRUE(has_marker(ioctx, p.id));
+    EXPECT_TRUE(is_fenced(ioctx, p.id));
     expect_error(-EBUSY, sa::remove(ioctx, p.name),
                  {"image has " + std::to_string(n) + " standalone child(ren) - not removing"});
     EXPECT_EQ(-EBUSY, rbd_standalone_remove(c_ioctx, p.name.c_str()));
-    librbd::Image image;
-    EXPECT_EQ(-ENOSYS, rbd.open(ioctx, image, p.name.c_str(), nullptr));
+    expect_read_only_for_stock(ioctx, p.name);
     EXPECT_TRUE(exists(ioctx, p.name));
     EXPECT_EQ(p.id, image_id(ioctx, p.name));
   };
   expect_parent_locked(3);
   EXPECT_EQ((std::set<std::string>(kids.begin(), kids.end())), child_names(ioctx, p.name));
 
+  // Stock flatten asks the parent to detach the child; the OSD cannot see
+  // the child, so the entry stays until a client checks it: listing the
+  // children completes the detach.
   auto flatten = [&](const std::string& name) {
+    uint64_t before = count(ioctx, p.name);
     librbd::Image image;
     ASSERT_EQ(0, rbd.open(ioctx, image, name.c_str(), nullptr));
     ASSERT_EQ(0, image.flatten());
@@ -1256,6 +1285,10 @@ TEST_F(StandaloneClone, FlattenAndRemoveChildrenOneByOne) {
     EXPECT_EQ(-ENOENT, sa::get_parent(image, &info));
     ASSERT_EQ(0, image.close());
     expect_same_data(ioctx, name, p);  // the data is the child's own now
+    EXPECT_EQ(before, count(ioctx, p.name));
+    EXPECT_TRUE(is_fenced(ioctx, p.id));
+    children(ioctx, p.name);
+    EXPECT_EQ(before - 1, count(ioctx, p.name));
   };
 
   // 1: flatten, then remove.
@@ -1276,7 +1309,7 @@ TEST_F(StandaloneClone, FlattenAndRemoveChildrenOneByOne) {
   flatten(kids[2]);
   EXPECT_EQ(0u, count(ioctx, p.name));
   EXPECT_TRUE(children(ioctx, p.name).empty());
-  EXPECT_FALSE(has_marker(ioctx, p.id));
+  EXPECT_FALSE(is_fenced(ioctx, p.id));
   EXPECT_EQ(std::nullopt, op_features(ioctx, p.id));
   EXPECT_EQ(0u, header_u64(ioctx, p.id, "features").value_or(0) & RBD_FEATURE_OPERATIONS);
   {
@@ -1341,7 +1374,7 @@ TEST_F(StandaloneClone, StaleRegistrationsAreReportedAndPruned) {
     names.insert(c.image_name);
   }
   EXPECT_EQ((std::set<std::string>{real1, real2}), names);
-  EXPECT_TRUE(has_marker(ioctx, p.id));
+  EXPECT_TRUE(is_fenced(ioctx, p.id));
   expect_same_data(ioctx, real1, p);
   expect_same_data(ioctx2, real2, p);
   EXPECT_TRUE(exists(ioctx, unlinked));  // pruning unregisters, never removes
@@ -1353,20 +1386,65 @@ TEST_F(StandaloneClone, StaleRegistrationsAreReportedAndPruned) {
   EXPECT_EQ(2u, count(ioctx, p.name));
 }
 
-TEST_F(StandaloneClone, PruneOfLastStaleRegistrationClearsTheMarker) {
+// A clone between REGISTER and LINK (prepared intent, not expired) is in
+// progress: listed as such, never pruned.  Once its intent has expired a
+// prune revokes it first, so the clone can no longer link.
+TEST_F(StandaloneClone, PruneNeverDropsACloneInProgress) {
+  namespace cs = cls::rbd::standalone;
   Parent p = make_parent(ioctx);
+  std::string first = unique("real");
+  ASSERT_EQ(0, clone(ioctx, p.name, ioctx, first)) << sa::last_error();
   const std::string oid = "rbd_header." + p.id;
-  ASSERT_EQ(0, cl::child_attach(ioctx, oid, cls::rbd::standalone::NOSNAP,
-                                {ioctx.get_id(), "", "deadbeef5678"}));
-  EXPECT_TRUE(has_marker(ioctx, p.id));
-  librbd::RBD rbd;
-  librbd::Image image;
-  EXPECT_EQ(-ENOSYS, rbd.open(ioctx, image, p.name.c_str(), nullptr));
+  cs::ParentImageSpec parent{ioctx.get_id(), "", p.id, cs::NOSNAP};
+  auto half_made = [&](const std::string& name, uint64_t timeout) {
+    std::string id = create_image(ioctx, name, 16 * MiB);
+    EXPECT_EQ(0, cl::standalone_parent_prepare(ioctx, "rbd_header." + id, parent, timeout));
+    EXPECT_EQ(0, cl::standalone_child_attach(ioctx, oid, {ioctx.get_id(), "", id}));
+    return id;
+  };
+  std::string running = unique("running"), dead = unique("dead");
+  std::string running_id = half_made(running, 300);
+  std::string dead_id = half_made(dead, 1);
+  sleep(2);
+  std::map<std::string, sa::ChildInfo> by_id;
+  for (const auto& c : children(ioctx, p.name)) {
+    by_id[c.image_id] = c;
+  }
+  EXPECT_EQ(RBD_CHILD_STATE_IN_PROGRESS, by_id[running_id].state);
+  EXPECT_EQ(RBD_CHILD_STATE_NOT_LINKED, by_id[dead_id].state);
   size_t pruned = 0;
   ASSERT_EQ(0, sa::prune_children(ioctx, p.name, &pruned)) << sa::last_error();
   EXPECT_EQ(1u, pruned);
-  EXPECT_FALSE(has_marker(ioctx, p.id));
-  EXPECT_EQ(0, rbd.open(ioctx, image, p.name.c_str(), nullptr));
+  EXPECT_EQ(2u, count(ioctx, p.name));
+  // The pruned clone can no longer link; the running one still can.
+  EXPECT_EQ(-ESTALE, cl::standalone_parent_attach(ioctx, "rbd_header." + dead_id, parent,
+                                                  16 * MiB));
+  ASSERT_EQ(0, cl::standalone_parent_attach(ioctx, "rbd_header." + running_id, parent,
+                                            16 * MiB));
+  expect_same_data(ioctx, running, p);
+  EXPECT_TRUE(is_fenced(ioctx, p.id));
+  ASSERT_EQ(0, sa::remove(ioctx, running)) << sa::last_error();
+  ASSERT_EQ(0, sa::remove(ioctx, first)) << sa::last_error();
+  EXPECT_FALSE(is_fenced(ioctx, p.id));
+  EXPECT_EQ(0u, count(ioctx, p.name));
+}
+
+TEST_F(StandaloneClone, PruneOfLastStaleRegistrationClearsTheMarker) {
+  Parent p = make_parent(ioctx);
+  const std::string oid = "rbd_header." + p.id;
+  ASSERT_EQ(0, cl::standalone_child_attach(ioctx, oid, {ioctx.get_id(), "", "deadbeef5678"}));
+  EXPECT_TRUE(is_fenced(ioctx, p.id));
+  expect_read_only_for_stock(ioctx, p.name);
+  librbd::RBD rbd;
+  librbd::Image image;
+  size_t pruned = 0;
+  ASSERT_EQ(0, sa::prune_children(ioctx, p.name, &pruned)) << sa::last_error();
+  EXPECT_EQ(1u, pruned);
+  EXPECT_FALSE(is_fenced(ioctx, p.id));
+  ASSERT_EQ(0, rbd.open(ioctx, image, p.name.c_str(), nullptr));
+  librados::bufferlist bl;
+  bl.append(std::string(4096, 'w'));
+  EXPECT_EQ(4096, image.write(0, bl.length(), bl));
 }
 
 // ------------------------------------------------------ 9. object states ---
@@ -1542,7 +1620,7 @@ TEST_F(StandaloneClone, ErrorCreateFailuresChangeNothing) {
   expect_error(-EINVAL, sa::clone(ioctx, empty.c_str(), ioctx, child.c_str(), opts),
                {"empty"});
   EXPECT_FALSE(exists(ioctx, child));
-  EXPECT_FALSE(has_marker(ioctx, empty_id));
+  EXPECT_FALSE(is_fenced(ioctx, empty_id));
   // Missing names.
   expect_error(-EINVAL, sa::clone(ioctx, nullptr, ioctx, child.c_str(), opts), {"required"});
   expect_error(-EINVAL, sa::clone(ioctx, p.name.c_str(), ioctx, "", opts), {"required"});
@@ -1558,7 +1636,7 @@ TEST_F(StandaloneClone, ChildInTrashIsListedAndStillCounts) {
   ASSERT_EQ(0, rbd.trash_move(ioctx, child.c_str(), 0));
   EXPECT_FALSE(exists(ioctx, child));
   EXPECT_EQ(1u, count(ioctx, p.name));
-  EXPECT_TRUE(has_marker(ioctx, p.id));
+  EXPECT_TRUE(is_fenced(ioctx, p.id));
   auto list = children(ioctx, p.name);
   ASSERT_EQ(1u, list.size());
   EXPECT_EQ(RBD_CHILD_STATE_TRASH, list[0].state);
@@ -1576,11 +1654,15 @@ TEST_F(StandaloneClone, ChildInTrashIsListedAndStillCounts) {
   EXPECT_EQ(RBD_CHILD_STATE_OK, list[0].state);
   expect_same_data(ioctx, child, p);
 
-  // Removing it from the trash detaches it.
+  // Removing it from the trash (stock) asks for the detach; the next
+  // listing sees the child gone and completes it.
   ASSERT_EQ(0, rbd.trash_move(ioctx, child.c_str(), 0));
   ASSERT_EQ(0, rbd.trash_remove(ioctx, child_id.c_str(), false));
+  EXPECT_EQ(1u, count(ioctx, p.name));
+  EXPECT_TRUE(is_fenced(ioctx, p.id));
+  EXPECT_TRUE(children(ioctx, p.name).empty());
   EXPECT_EQ(0u, count(ioctx, p.name));
-  EXPECT_FALSE(has_marker(ioctx, p.id));
+  EXPECT_FALSE(is_fenced(ioctx, p.id));
 }
 
 TEST_F(StandaloneClone, ChildInADeletedPoolIsMissing) {
@@ -1747,10 +1829,10 @@ TEST_F(StandaloneClone, OverlayVersion) {
   Parent p = make_parent(ioctx, 4 * MiB, DEFAULT_FEATURES, 22, {0}, 4 * KiB);
   uint32_t v = 0;
   ASSERT_EQ(0, sa::overlay_version(ioctx, p.name, &v)) << sa::last_error();
-  EXPECT_EQ(2u, v);
+  EXPECT_EQ(3u, v);
   v = 0;
   ASSERT_EQ(0, rbd_standalone_overlay_version(c_ioctx, p.name.c_str(), &v));
-  EXPECT_EQ(2u, v);
+  EXPECT_EQ(3u, v);
   expect_error(-ENOENT, sa::overlay_version(ioctx, "no-such-image", &v), {"no-such-image"});
 }
 
