@@ -4,8 +4,9 @@
 The overlay's workunits use this to build a standalone child without the
 project's client library, so that what they test is the OSD side alone:
 
-  cls_standalone.py link POOL/PARENT POOL/CHILD   register CHILD on PARENT's
-                                                  HEAD and point CHILD at it
+  cls_standalone.py link POOL/PARENT POOL/CHILD   prepare CHILD's link, register
+                                                  CHILD on PARENT's HEAD (fencing
+                                                  PARENT), point CHILD at it
   cls_standalone.py children POOL/PARENT          list HEAD children
   cls_standalone.py info POOL/IMAGE               overlay version, asked on the
                                                   image's header (exit 2 if absent)
@@ -99,13 +100,18 @@ def main(argv):
             pinfo, cinfo = image_info(argv[2]), image_info(argv[3])
             ppool_id = cluster.pool_lookup(ppool)
             cpool_id = cluster.pool_lookup(cpool)
-            # Parent first: a crash between the two leaves a registration
-            # that can be pruned, never a child whose parent is unprotected.
-            execute(cluster, ppool, pns, 'rbd_header.' + pinfo['id'], 'child_attach',
-                    struct.pack('<Q', NOSNAP) + child_spec(cpool_id, cns, cinfo['id']))
-            execute(cluster, cpool, cns, 'rbd_header.' + cinfo['id'],
-                    'standalone_parent_attach',
-                    parent_spec(ppool_id, pns, pinfo['id']) + struct.pack('<Q', pinfo['size']))
+            # As clone-standalone does it: the child's link intent, then the
+            # registration on the parent (which raises its fence), then the
+            # link.  A crash between them leaves a registration that can be
+            # pruned, never a child whose parent is not fenced.
+            parent = parent_spec(ppool_id, pns, pinfo['id'])
+            child_header = 'rbd_header.' + cinfo['id']
+            execute(cluster, cpool, cns, child_header, 'standalone_parent_prepare',
+                    parent + struct.pack('<Q', 300))
+            execute(cluster, ppool, pns, 'rbd_header.' + pinfo['id'], 'standalone_child_attach',
+                    child_spec(cpool_id, cns, cinfo['id']))
+            execute(cluster, cpool, cns, child_header, 'standalone_parent_attach',
+                    parent + struct.pack('<Q', pinfo['size']))
             return 0
         if cmd == 'children' and len(argv) == 3:
             ppool, pns, pname = split_spec(argv[2])

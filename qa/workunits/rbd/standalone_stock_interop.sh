@@ -59,6 +59,32 @@ children_count() {
 }
 image_id() { info_json "${POOL}/$1" | jq -r .id; }
 
+# What a stock-only user runs after stock flatten/rm of a child: the
+# project's rbd checks each child whose detach was asked and drops its
+# entry once the child no longer reads through the parent.
+complete_detaches() {
+  [[ -x "${PROJECT_RBD:-}" ]] || fail "PROJECT_RBD must name the project's rbd"
+  timeout "${CMD_TIMEOUT}" "${PROJECT_RBD}" children "${POOL}/$1" >/dev/null ||
+    fail "rbd children ${POOL}/$1 (completing detaches) failed"
+}
+
+# The parent fence as stock sees it: non-primary, the marker, the lock.
+expect_fence() {  # IMAGE 1|0
+  local feats ops lock
+  feats="$(info_json "${POOL}/$1" | jq -r '.features | join(",")')"
+  ops="$(raw_op_features "$1")"
+  lock="$(rbd lock ls --format json "${POOL}/$1" | jq -r '.[0].id // .[].id // empty' 2>/dev/null | head -1)"
+  if [[ "$2" == 1 ]]; then
+    expect_contains "$1 is non-primary (fenced)" ",${feats}," ",non-primary,"
+    expect_eq "$1 carries the standalone-parent marker" "${MARKER_BIT}" "$((ops & MARKER_BIT))"
+    expect_eq "$1's exclusive lock is the fence's" "standalone-parent-fence" "${lock}"
+  else
+    expect_not_contains "$1 is not non-primary" ",${feats}," ",non-primary,"
+    expect_eq "$1 has no standalone-parent marker" "0" "$((ops & MARKER_BIT))"
+    expect_eq "$1 has no fence lock" "" "${lock}"
+  fi
+}
+
 # The parent's raw op_features (u64), read with the stock op_features_get.
 raw_op_features() {
   local hex
@@ -115,6 +141,10 @@ try:
                 if n != len(data):
                     sys.exit('short write: %d of %d' % (n, len(data)))
                 img.flush()
+        elif op == 'read':  # the default open, read-write as QEMU's
+            with rbd.Image(ioctx, image) as img:
+                data = img.read(int(sys.argv[4]), int(sys.argv[5]))
+            open(sys.argv[6], 'wb').write(data)
         elif op == 'open-rw':
             try:
                 with rbd.Image(ioctx, image) as img:
@@ -179,6 +209,8 @@ setup() {
 test_link() {
   echo "# 1. parent with known data, standalone child linked"
   make_parent_file "${TMP}/parent.orig"
+  head -c 4096 /dev/zero >"${TMP}/zero4k"
+  head -c 4096 "${TMP}/parent.orig" >"${TMP}/orig4k"
   rbd import --no-progress "${TMP}/parent.orig" "${POOL}/parent" >/dev/null 2>&1 ||
     fail "rbd import of the parent failed"
   export_to "${POOL}/parent" "${TMP}/parent.exp"
@@ -309,41 +341,68 @@ test_snap_removal() {
   expect_same_file "c3 still reads the parent" "${TMP}/parent.orig" "${TMP}/c3.exp"
 }
 
-# 7. The parent is read-only while it has children.
+# 7. The parent is read-only while it has children: stored in its header
+# as stock enforces it (non-primary, an unknown op feature, the fence's
+# exclusive lock), so every stock client opens and reads it and every
+# change fails with EROFS.
 test_parent_protected() {
   echo "# 7. parent protection"
-  local enosys="Function not implemented"
+  local erofs="Read-only file system"
   make_child parent child4
   rbd snap create --no-progress "${POOL}/child4@keep" >/dev/null 2>&1 || fail "snap create child4@keep failed"
   expect_eq "parent has 4 HEAD children" "4" "$(children_count parent)"
+  expect_fence parent 1
 
-  expect_fail_with "rbd rm parent fails (ENOSYS)" "${enosys}" rbd rm --no-progress "${POOL}/parent"
-  expect_fail_with "rbd bench write on parent fails (ENOSYS)" "${enosys}" \
+  expect_fail_with "rbd rm parent fails (EROFS)" "${erofs}" rbd rm --no-progress "${POOL}/parent"
+  expect_fail_with "rbd bench write on parent fails (EROFS)" "${erofs}" \
     rbd bench --io-type write --io-size 4K --io-total 64K --io-pattern seq "${POOL}/parent"
-  expect_fail_with "rbd resize parent fails (ENOSYS)" "${enosys}" \
+  expect_fail_with "rbd resize parent fails (EROFS)" "${erofs}" \
     rbd resize --no-progress --size 32M "${POOL}/parent"
-  expect_fail_with "rbd resize --allow-shrink parent fails (ENOSYS)" "${enosys}" \
+  expect_fail_with "rbd resize --allow-shrink parent fails (EROFS)" "${erofs}" \
     rbd resize --no-progress --size 4M --allow-shrink "${POOL}/parent"
-  expect_fail_with "rbd snap create parent@x fails (ENOSYS)" "${enosys}" \
+  expect_fail_with "rbd snap create parent@x fails (EROFS)" "${erofs}" \
     rbd snap create --no-progress "${POOL}/parent@x"
-  expect_fail_with "rbd rename parent fails (ENOSYS)" "${enosys}" \
+  expect_fail_with "rbd rename parent fails (EROFS)" "${erofs}" \
     rbd rename "${POOL}/parent" "${POOL}/parent-renamed"
-  expect_fail_with "rbd trash mv parent fails (ENOSYS)" "${enosys}" rbd trash mv "${POOL}/parent"
-  expect_fail_with "rbd flatten parent fails (ENOSYS)" "${enosys}" rbd flatten --no-progress "${POOL}/parent"
-  expect_fail_with "rbd feature disable parent fails (ENOSYS)" "${enosys}" \
+  expect_fail_with "rbd flatten parent fails (EROFS)" "${erofs}" rbd flatten --no-progress "${POOL}/parent"
+  expect_fail_with "rbd feature disable parent fails (EROFS)" "${erofs}" \
     rbd feature disable "${POOL}/parent" fast-diff
-  expect_fail_with "python3-rbd read-write open of the parent raises" "${enosys}" pyrbd open-rw parent
+  expect_fail_with "rbd feature disable exclusive-lock fails (EROFS)" "${erofs}" \
+    rbd feature disable "${POOL}/parent" object-map fast-diff exclusive-lock
+  expect_fail_with "rbd image-meta set parent fails (EROFS)" "${erofs}" \
+    rbd image-meta set "${POOL}/parent" k v
+  expect_fail_with "rbd sparsify parent fails (EROFS)" "${erofs}" rbd sparsify "${POOL}/parent"
+  expect_fail_with "rbd lock add parent fails (the fence holds the lock)" "already held" \
+    rbd lock add "${POOL}/parent" mylock
+  expect_fail_with "python3-rbd write to the parent fails (EROFS)" "errno 30" \
+    pyrbd write parent 0 "${TMP}/zero4k"
+  expect_ok "python3-rbd default (read-write) open of the parent works" pyrbd open-rw parent
+  # trash mv only moves the name: children still read the parent by id,
+  # trash rm is refused, restore brings it back.
+  local pid
+  pid="$(image_id parent)"
+  expect_ok "rbd trash mv parent works (name only)" rbd trash mv "${POOL}/parent"
+  export_to "${POOL}/c3" "${TMP}/c3.trash"
+  expect_same_file "a child reads the trashed parent" "${TMP}/parent.orig" "${TMP}/c3.trash"
+  expect_fail_with "rbd trash rm parent fails (EROFS)" "${erofs}" rbd trash rm --no-progress "${POOL}/${pid}"
+  expect_ok "rbd trash restore parent" rbd trash restore "${POOL}/${pid}"
 
   pyrbd read-ro parent 0 "${SIZE}" "${TMP}/parent.ro" || fail "python3-rbd read-only open of the parent failed"
   expect_same_file "python3-rbd read-only open reads the parent's data" "${TMP}/parent.orig" "${TMP}/parent.ro"
+  pyrbd read parent 0 "${SIZE}" "${TMP}/parent.rw" || fail "python3-rbd default open read of the parent failed"
+  expect_same_file "python3-rbd default open reads the parent's data" "${TMP}/parent.orig" "${TMP}/parent.rw"
   export_to "${POOL}/parent" "${TMP}/parent7.exp"
   expect_same_file "rbd export parent works and equals the original" "${TMP}/parent.orig" "${TMP}/parent7.exp"
   expect_contains "rbd info parent works" "$(rbd info "${POOL}/parent")" "size 16 MiB"
   expect_eq "rbd ls still lists the parent" "1" "$(rbd ls "${POOL}" | grep -cx parent || true)"
   expect_eq "parent still has 4 HEAD children" "4" "$(children_count parent)"
+  expect_fence parent 1
 }
 
-# 8. Flatten and rm detach children; the last one frees the parent.
+# 8. Stock flatten and rm ask the parent to detach a child; the OSD cannot
+# see the child's header, so the entry (and the fence) stays until a client
+# has checked the child: the project's `rbd children` (or rm, prune, clone)
+# completes the detach.  The last one lifts the fence.
 test_detach() {
   echo "# 8. flatten / rm detach the children"
   local id
@@ -354,6 +413,8 @@ test_detach() {
   expect_same_file "flatten keeps the child's data" "${TMP}/child8.pre" "${TMP}/child8.post"
   expect_not_contains "rbd info child has no parent after flatten" "$(rbd info "${POOL}/child")" "parent:"
   expect_eq "info json child has no parent after flatten" "null" "$(info_json "${POOL}/child" | jq -r .parent)"
+  expect_contains "flatten leaves the entry until it is checked" "$(children_of parent)" "/${id}"
+  complete_detaches parent
   expect_not_contains "children list no longer has child" "$(children_of parent)" "/${id}"
   expect_eq "parent has 3 HEAD children" "3" "$(children_count parent)"
   export_to "${POOL}/child@s1" "${TMP}/s1.post"
@@ -362,35 +423,40 @@ test_detach() {
   id="$(image_id child2)"
   expect_ok "rbd rm child2 (no snapshots)" rbd rm --no-progress "${POOL}/child2"
   expect_fail_with "child2 is gone" "No such file or directory" rbd info "${POOL}/child2"
+  complete_detaches parent
   expect_not_contains "children list no longer has child2" "$(children_of parent)" "/${id}"
   expect_eq "parent has 2 HEAD children" "2" "$(children_count parent)"
 
   id="$(image_id child4)"
   expect_fail_with "rbd rm child4 with a snapshot fails (ENOTEMPTY)" "image has snapshots" \
     rbd rm --no-progress "${POOL}/child4"
+  complete_detaches parent
   expect_eq "parent still has 2 HEAD children after the failed rm" "2" "$(children_count parent)"
   expect_ok "rbd snap purge child4" rbd snap purge --no-progress "${POOL}/child4"
   expect_contains "child4 keeps its parent after snap purge" "$(rbd info "${POOL}/child4")" "parent: ${POOL}/parent@"
   expect_ok "rbd rm child4" rbd rm --no-progress "${POOL}/child4"
+  complete_detaches parent
   expect_not_contains "children list no longer has child4" "$(children_of parent)" "/${id}"
   expect_eq "parent has 1 HEAD child" "1" "$(children_count parent)"
 
-  expect_fail_with "parent still read-only with one child left" "Function not implemented" pyrbd open-rw parent
-  local ops
-  ops="$(raw_op_features parent)"
-  expect_eq "marker still set with one child left" "${MARKER_BIT}" "$((ops & MARKER_BIT))"
+  expect_fail_with "parent still read-only with one child left" "errno 30" pyrbd write parent 0 "${TMP}/zero4k"
+  expect_fence parent 1
 
   id="$(image_id c3)"
   expect_ok "rbd rm c3 (the last child, no snapshots)" rbd rm --no-progress "${POOL}/c3"
+  expect_eq "the fence stays until the detach is checked" "1" "$(children_count parent)"
+  expect_fence parent 1
+  complete_detaches parent
   expect_eq "parent has no HEAD children" "0" "$(children_count parent)"
+  expect_fence parent 0
+  local ops
   ops="$(raw_op_features parent)"
-  expect_eq "marker cleared with the last child" "0" "$((ops & MARKER_BIT))"
   expect_eq "parent op_features empty again" "0" "${ops}"
   local feats
   feats="$(info_json "${POOL}/parent" | jq -r '.features | join(",")')"
-  expect_eq "parent features no longer include operations" \
+  expect_eq "parent features are the original ones again" \
     "layering,exclusive-lock,object-map,fast-diff,deep-flatten" "${feats}"
-  expect_ok "python3-rbd read-write open of the parent works again" pyrbd open-rw parent
+  expect_ok "python3-rbd write to the parent works again" pyrbd write parent 0 "${TMP}/orig4k"
   export_to "${POOL}/parent" "${TMP}/parent8.exp"
   expect_same_file "parent data unchanged at the end" "${TMP}/parent.orig" "${TMP}/parent8.exp"
   expect_ok "rbd rm parent succeeds once it has no children" rbd rm --no-progress "${POOL}/parent"
@@ -429,8 +495,10 @@ test_deep_flatten() {
   expect_not_contains "child9 has no parent" "$(rbd info "${POOL}/child9")" "parent:"
   expect_not_contains "child9@s9 has no parent" "$(rbd info "${POOL}/child9@s9")" "parent:"
   expect_not_contains "child9 has no clone-child" "$(rbd info "${POOL}/child9")" "clone-child"
+  expect_fence parent9 1
+  complete_detaches parent9
   expect_eq "parent9 has no HEAD children" "0" "$(children_count parent9)"
-  expect_eq "parent9 marker cleared" "0" "$(($(raw_op_features parent9) & MARKER_BIT))"
+  expect_fence parent9 0
   expect_ok "rbd rm parent9 succeeds" rbd rm --no-progress "${POOL}/parent9"
   export_to "${POOL}/child9@s9" "${TMP}/s9.last"
   expect_same_file "child9@s9 still reads right with parent9 gone" "${TMP}/expect9s" "${TMP}/s9.last"
@@ -477,6 +545,7 @@ test_more_flows() {
   expect_same_file "restored tr10 reads the parent" "${TMP}/parent.orig" "${TMP}/tr10.exp"
   rbd trash mv "${POOL}/tr10" >/dev/null 2>&1 || fail "second rbd trash mv tr10 failed"
   expect_ok "rbd trash rm tr10" rbd trash rm --no-progress "${POOL}/${id}"
+  complete_detaches parent10
   expect_not_contains "trash rm detached tr10" "$(children_of parent10)" "/${id}"
   expect_eq "parent10 has 4 HEAD children" "4" "$(children_count parent10)"
 
@@ -494,12 +563,14 @@ test_more_flows() {
   expect_ok "rbd flatten nd10 (no deep-flatten, one snapshot)" rbd flatten --no-progress "${POOL}/nd10"
   expect_not_contains "nd10 HEAD has no parent after flatten" "$(rbd info "${POOL}/nd10")" "parent:"
   expect_contains "nd10@s still has its parent" "$(rbd info "${POOL}/nd10@s")" "parent: ${POOL}/parent10@"
+  complete_detaches parent10
   expect_contains "nd10 still registered while its snapshot needs parent10" "$(children_of parent10)" "/${id}"
   export_to "${POOL}/nd10@s" "${TMP}/nd10s.exp"
   expect_same_file "nd10@s reads through to parent10" "${TMP}/expect10nd" "${TMP}/nd10s.exp"
   export_to "${POOL}/nd10" "${TMP}/nd10h.exp"
   expect_same_file "nd10 HEAD after flatten" "${TMP}/expect10ndh" "${TMP}/nd10h.exp"
   expect_ok "rbd snap rm nd10@s" rbd snap rm --no-progress "${POOL}/nd10@s"
+  complete_detaches parent10
   expect_not_contains "removing nd10's last snapshot detached it" "$(children_of parent10)" "/${id}"
   expect_not_contains "nd10 lost clone-child" "$(rbd info "${POOL}/nd10")" "clone-child"
   expect_eq "parent10 has 3 HEAD children" "3" "$(children_count parent10)"
@@ -546,8 +617,10 @@ test_more_flows() {
   for c in rb10 sh10 cp10; do
     expect_ok "rbd rm ${c}" rbd rm --no-progress "${POOL}/${c}"
   done
+  expect_fence parent10 1
+  complete_detaches parent10
   expect_eq "parent10 has no HEAD children" "0" "$(children_count parent10)"
-  expect_eq "parent10 marker cleared" "0" "$(($(raw_op_features parent10) & MARKER_BIT))"
+  expect_fence parent10 0
   expect_ok "rbd rm parent10 succeeds" rbd rm --no-progress "${POOL}/parent10"
 }
 
