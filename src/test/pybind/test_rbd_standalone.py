@@ -71,7 +71,9 @@ def test_features_default_to_the_parents(ioctx, parent):
     rbd.RBD().clone_standalone(ioctx, parent, ioctx, child)
     with rbd.Image(ioctx, parent, read_only=True) as p, \
             rbd.Image(ioctx, child, read_only=True) as c:
-        internal = rbd.RBD_FEATURE_OPERATIONS
+        # The parent's fence adds operations and non-primary to its features.
+        internal = rbd.RBD_FEATURE_OPERATIONS | rbd.RBD_FEATURE_NON_PRIMARY
+        assert p.features() & rbd.RBD_FEATURE_NON_PRIMARY
         assert c.features() & ~internal == p.features() & ~internal
         assert c.stat()['order'] == p.stat()['order']
 
@@ -161,15 +163,23 @@ def test_parent_is_read_only_for_stock_clients_until_last_child_goes(ioctx, pare
     kids = [name('child') for _ in range(2)]
     for k in kids:
         r.clone_standalone(ioctx, parent, ioctx, k)
-    with pytest.raises(rbd.FunctionNotSupported):
-        rbd.Image(ioctx, parent)
+    # Every open works (the default one is read-write) and reads; writes,
+    # resize and removal fail with EROFS.
+    with rbd.Image(ioctx, parent) as img:
+        assert img.read(0, 4) == b'AAAA'
+        with pytest.raises(rbd.ReadOnlyImage):
+            img.write(b'x', 0)
+        with pytest.raises(rbd.ReadOnlyImage):
+            img.resize(1 << 20)
     with rbd.Image(ioctx, parent, read_only=True) as img:
         assert img.read(0, 4) == b'AAAA'
+    with pytest.raises(rbd.ReadOnlyImage):
+        r.remove(ioctx, parent)
     with pytest.raises(rbd.ImageBusy) as info:
         r.remove_standalone(ioctx, parent)
     assert 'image has 2 standalone child(ren) - not removing' in str(info.value)
     with rbd.Image(ioctx, kids[0]) as img:
-        img.flatten()
+        img.flatten()  # stock flatten: the listing below completes the detach
     assert [k['image'] for k in r.list_children_standalone(ioctx, parent)] == [kids[1]]
     r.remove_standalone(ioctx, kids[1])
     assert r.list_children_standalone(ioctx, parent) == []
