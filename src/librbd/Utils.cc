@@ -20,8 +20,10 @@ thread_local std::string g_last_error;
 }  // namespace
 
 void notify_header(librados::IoCtx& ioctx, const std::string& oid) {
-  // An empty payload is librbd's legacy header-update notification.
-  constexpr int NOTIFY_TIMEOUT_MS = 5000;
+  // An empty payload is librbd's legacy header-update notification.  Live
+  // clients ack at once; a dead one would hold us until its watch times
+  // out, and the notify is only a hint, so do not wait long.
+  constexpr int NOTIFY_TIMEOUT_MS = 1000;
   librados::bufferlist empty, reply;
   ioctx.notify2(oid, empty, NOTIFY_TIMEOUT_MS, &reply);
 }

@@ -24,7 +24,6 @@ constexpr uint64_t FEATURE_OBJECT_MAP = RBD_FEATURE_OBJECT_MAP;
 constexpr uint64_t FEATURES_NOT_INHERITED =
     RBD_FEATURE_OPERATIONS | RBD_FEATURE_MIGRATING | RBD_FEATURE_NON_PRIMARY |
     RBD_FEATURE_DIRTY_CACHE;
-constexpr int NOTIFY_TIMEOUT_MS = 5000;
 // How long a clone may take from PREPARE_LINK to LINK_CHILD before a prune
 // may revoke its intent (and so make it fail at LINK_CHILD).
 constexpr uint64_t LINK_INTENT_SECONDS = 300;
@@ -326,8 +325,7 @@ int CloneRequest::check_writers() {
   // Open clients re-read the header and turn read-only; a client that
   // still watches it opened the parent read-write (read-only opens never
   // watch) and could have been writing up to now.
-  librados::bufferlist empty, reply;
-  m_parent_ioctx.notify2(oid, empty, NOTIFY_TIMEOUT_MS, &reply);
+  util::notify_header(m_parent_ioctx, oid);
 
   std::list<obj_watch_t> watchers;
   int r = m_parent_ioctx.list_watchers(oid, &watchers);

@@ -34,11 +34,17 @@ namespace {
 
 constexpr const char* LIBRADOS_VERSION = "LIBRADOS_14.2.0";
 
+// The real function in librados.  A client that loads librados with
+// dlopen (python3-rados) keeps it out of the global scope, where RTLD_NEXT
+// looks, so ask the loaded library itself first.
 template <typename Fn>
 Fn real(const char* mangled) {
-  void* p = dlvsym(RTLD_NEXT, mangled, LIBRADOS_VERSION);
+  void* p = nullptr;
+  if (void* lib = dlopen("librados.so.2", RTLD_LAZY | RTLD_NOLOAD)) {
+    p = dlvsym(lib, mangled, LIBRADOS_VERSION);
+  }
   if (p == nullptr) {
-    p = dlsym(RTLD_NEXT, mangled);
+    p = dlvsym(RTLD_NEXT, mangled, LIBRADOS_VERSION);
   }
   if (p == nullptr) {
     fprintf(stderr, "librados_fault_shim: cannot find %s\n", mangled);
