@@ -70,7 +70,8 @@ struct StandaloneLink {
   std::string child_namespace;
   std::string child_id;
 };
-// -ENOENT when `name` has no standalone parent.
+// -ENOENT when `name` has no standalone parent (nor the link intent of a
+// clone that died before linking it).
 int find_standalone_link(librados::IoCtx& ioctx, const std::string& name, StandaloneLink* link);
 // Drops the child's registration on the parent if the child no longer
 // reads through it (lowering the fence with the last one); 0 without

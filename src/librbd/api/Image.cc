@@ -21,6 +21,7 @@ using cls::rbd::standalone::DecodeError;
 using cls::rbd::standalone::Encoder;
 using cls::rbd::standalone::NOSNAP;
 using cls::rbd::standalone::HeadChildEntry;
+using cls::rbd::standalone::LinkIntent;
 using cls::rbd::standalone::LinkState;
 using cls::rbd::standalone::LINK_HEAD;
 using cls::rbd::standalone::LINK_NONE;
@@ -466,6 +467,17 @@ int find_standalone_link(librados::IoCtx& ioctx, const std::string& name,
   ParentImageSpec spec;
   try {
     spec = cls::rbd::standalone::decode_from_string<ParentImageSpec>(reply);
+    if (spec.pool_id < 0) {
+      // A clone that died before linking left its intent: the parent may
+      // hold its registration (and its fence) all the same.
+      std::map<std::string, librados::bufferlist> vals;
+      std::string key = cls::rbd::standalone::LINK_INTENT_KEY;
+      r = ioctx.omap_get_vals_by_keys(util::header_oid(id), {key}, &vals);
+      if (r == 0 && vals.count(key) == 1) {
+        std::string raw(vals[key].c_str(), vals[key].length());
+        spec = cls::rbd::standalone::decode_from_string<LinkIntent>(raw).parent;
+      }
+    }
   } catch (const DecodeError&) {
     return -EBADMSG;
   }
