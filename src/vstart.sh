@@ -43,6 +43,9 @@ Options (start):
                        (default 8G; suffixes K M G T)
   --memstore-bytes B   memstore device bytes per OSD (default 2147483648)
   --mgr                also start one ceph-mgr (mgr.x); default: no mgr
+  --auth none|cephx    authentication (default none); with cephx the
+                       conf's keyring holds client.admin (all caps), and
+                       tests create tenants with "ceph auth get-or-create"
   --mon-port P         mon port (default 17000); the other daemons bind in
                        P+1..P+99, so clusters with different ports coexist
   --class-dir DIR      directory holding the overlay libcls_rbd.so; the OSD
@@ -359,7 +362,7 @@ on_exit() {
 }
 
 write_conf() {
-  local fsid="$1" port="$2" objectstore="$3" memstore_bytes="$4" bluestore_bytes="$5"
+  local fsid="$1" port="$2" objectstore="$3" memstore_bytes="$4" bluestore_bytes="$5" auth="$6"
   cat >"${CONF}" <<EOF
 # Written by src/vstart.sh; the cluster lives entirely in ${DIR}.
 [global]
@@ -377,9 +380,9 @@ ms bind ipv6 = false
 ms bind port min = $((port + 1))
 ms bind port max = $((port + 99))
 
-auth cluster required = none
-auth service required = none
-auth client required = none
+auth cluster required = ${auth}
+auth service required = ${auth}
+auth client required = ${auth}
 keyring = ${DIR}/keyring
 
 run dir = ${RUN_DIR}
@@ -447,6 +450,16 @@ memstore device bytes = ${memstore_bytes}
 # the data. bluestore is crash-safe, so it keeps the fast one.
 osd fast shutdown = $([[ "${objectstore}" == memstore ]] && echo false || echo true)
 EOF
+  if [[ "${auth}" == cephx ]]; then
+    cat >>"${CONF}" <<EOF
+# cephx: each daemon has its own key in its data dir.
+[osd]
+keyring = ${DIR}/\$name/keyring
+[mgr]
+keyring = ${DIR}/\$name/keyring
+[global]
+EOF
+  fi
   if [[ "${objectstore}" == "bluestore" ]]; then
     cat >>"${CONF}" <<EOF
 # No "bluestore block path": the default is "osd data"/block, and naming
@@ -509,7 +522,7 @@ prepare_dir() {
 
 cmd_start() {
   local dir="./build/cluster" n_osds=1 objectstore=memstore bluestore_size=8G
-  local memstore_bytes=2147483648 with_mgr=0 port=17000 class_dir="" pool="rbd"
+  local memstore_bytes=2147483648 with_mgr=0 port=17000 class_dir="" pool="rbd" auth=none
   while (($#)); do
     case "$1" in
       --dir) dir="${2?--dir needs a value}"; shift 2 ;;
@@ -518,6 +531,7 @@ cmd_start() {
       --bluestore-size) bluestore_size="${2?--bluestore-size needs a value}"; shift 2 ;;
       --memstore-bytes) memstore_bytes="${2?--memstore-bytes needs a value}"; shift 2 ;;
       --mgr) with_mgr=1; shift ;;
+      --auth) auth="${2?--auth needs a value}"; shift 2 ;;
       --mon-port) port="${2?--mon-port needs a value}"; shift 2 ;;
       --class-dir) class_dir="${2?--class-dir needs a value}"; shift 2 ;;
       --pool) pool="${2?--pool needs a value}"; shift 2 ;;
@@ -526,6 +540,7 @@ cmd_start() {
     esac
   done
 
+  [[ "${auth}" == none || "${auth}" == cephx ]] || die "--auth must be none or cephx, got '${auth}'"
   if ! is_uint "${n_osds}" || ((n_osds < 1 || n_osds > 20)); then
     die "--osds must be 1..20, got '${n_osds}'"
   fi
@@ -576,11 +591,17 @@ cmd_start() {
   local fsid
   fsid="$(uuidgen)"
   link_classes "${class_dir}"
-  write_conf "${fsid}" "${port}" "${objectstore}" "${memstore_bytes}" "${bluestore_bytes}"
+  write_conf "${fsid}" "${port}" "${objectstore}" "${memstore_bytes}" "${bluestore_bytes}" "${auth}"
   log "cluster ${fsid} in ${DIR}: ${n_osds} ${objectstore} OSD(s), mon port ${port}$( ((with_mgr)) && echo ', mgr')"
 
-  # The mon needs a keyring at mkfs time even with auth none.
+  # The mon needs a keyring at mkfs time even with auth none.  With cephx,
+  # client.admin (the default client of DIR/ceph.conf) gets every cap, and
+  # each OSD and the mgr get their keys from it below.
   ceph-authtool -c "${CONF}" --log-file "${LOG_DIR}/authtool.log" --create-keyring "${DIR}/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+  if [[ "${auth}" == cephx ]]; then
+    ceph-authtool -c "${CONF}" --log-file "${LOG_DIR}/authtool.log" "${DIR}/keyring" --gen-key \
+      -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
+  fi
   monmaptool -c "${CONF}" --create --clobber --fsid "${fsid}" \
     --addv a "[v1:127.0.0.1:${port}]" "${DIR}/monmap" >/dev/null
   mkdir -p -- "${DIR}/mon.a"
@@ -601,6 +622,11 @@ cmd_start() {
     ceph_ osd crush add "osd.${id}" 1.0 root=default "host=${crush_host}" >/dev/null 2>&1 ||
       die "'ceph osd crush add osd.${id}' failed"
     mkdir -p -- "${DIR}/osd.${id}"
+    if [[ "${auth}" == cephx ]]; then
+      ceph_ auth get-or-create "osd.${id}" mon 'allow profile osd' osd 'allow *' \
+        mgr 'allow profile osd' -o "${DIR}/osd.${id}/keyring" >/dev/null 2>&1 ||
+        die "could not create the key of osd.${id}"
+    fi
     log "creating osd.${id} (${objectstore})"
     if ! timeout "${SLOW_TIMEOUT}" ceph-osd -c "${CONF}" -i "${id}" --mkfs --osd-uuid "${uuid}" \
       </dev/null >"${LOG_DIR}/osd.${id}.mkfs.log" 2>&1 3>&-; then
@@ -612,6 +638,10 @@ cmd_start() {
 
   if ((with_mgr)); then
     mkdir -p -- "${DIR}/mgr.x"
+    if [[ "${auth}" == cephx ]]; then
+      ceph_ auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' mds 'allow *' \
+        -o "${DIR}/mgr.x/keyring" >/dev/null 2>&1 || die "could not create the key of mgr.x"
+    fi
     start_daemon mgr.x "${STEP_TIMEOUT}" ceph-mgr -c "${CONF}" -i x
   fi
 

@@ -18,19 +18,23 @@ int PreRemoveRequest::send() {
     return util::fail(r, "cannot count the standalone children of " + m_image_name);
   }
   if (children > 0) {
-    // Finish the detaches stock flatten/rm asked for, then count again.
-    std::vector<ChildInfo> listed;
-    r = api::list_children(m_ioctx, m_image_name, 0, &listed);
+    // Finish the detaches stock flatten/rm asked for and drop registrations
+    // whose child is gone or can no longer link (never a clone in
+    // progress), then count again.
+    size_t pruned = 0;
+    r = api::prune_children(m_ioctx, m_image_name, &pruned);
     if (r < 0) {
       return r;
     }
-    children = listed.size();
+    r = api::count_head_children(m_ioctx, m_image_id, &children);
+    if (r < 0) {
+      return util::fail(r, "cannot count the standalone children of " + m_image_name);
+    }
   }
   if (children > 0) {
     return util::fail(-EBUSY, "image has " + std::to_string(children) +
                                   " standalone child(ren) - not removing (flatten or "
-                                  "remove them first; 'rbd children --prune' drops stale "
-                                  "registrations)");
+                                  "remove them first; 'rbd children' shows them)");
   }
   return 0;
 }

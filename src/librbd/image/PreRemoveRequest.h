@@ -22,9 +22,11 @@ namespace librbd::standalone::image {
  * COUNT_HEAD_CHILDREN    on the OSD; none: done
  *    |
  *    v
- * COMPLETE_DETACHES      check each child: entries whose detach was asked
- *    |                   (stock flatten/rm of the child) and finished are
- *    |                   dropped, lowering the fence with the last
+ * PRUNE                  check each child: entries whose detach was asked
+ *    |                   (stock flatten/rm of the child) and finished, and
+ *    |                   stale ones (child gone, not linked, or a clone
+ *    |                   intent expired and revoked) are dropped, lowering
+ *    |                   the fence with the last; a clone in progress stays
  *    v
  * CHECK_HEAD_CHILDREN    -EBUSY "image has N standalone child(ren) - not
  *    |                   removing" while entries remain

@@ -21,7 +21,7 @@ std::string Args::get(const std::string& opt, const std::string& fallback) const
 bool option_takes_value(const std::string& opt) {
   static const std::set<std::string> with_value{
       "-c", "--conf", "--cluster", "--id", "-i", "-n", "--name", "-m", "--mon-host",
-      "--keyring", "-k", "--keyfile", "-p", "--pool", "--namespace", "--image", "--snap",
+      "--keyring", "-k", "--keyfile", "--key", "-p", "--pool", "--namespace", "--image", "--snap",
       "--dest", "--dest-pool", "--dest-namespace", "--format", "--image-feature",
       "--order", "--object-size", "--stripe-unit", "--stripe-count", "--data-pool",
       "--image-format", "-s", "--size", "--image-id"};
@@ -119,6 +119,14 @@ int Cluster::connect(const Args& args) {
   librbd::standalone::api::set_config_file(conf);
   librbd::standalone::api::set_client_name(name);
   m_rados.conf_parse_env(nullptr);
+  // Credentials given on the command line win, as in stock rbd.
+  const std::pair<const char*, const char*> credentials[] = {
+      {"--keyring", "keyring"}, {"-k", "keyring"}, {"--keyfile", "keyfile"}, {"--key", "key"}};
+  for (const auto& [opt, key] : credentials) {
+    if (args.has(opt)) {
+      m_rados.conf_set(key, args.get(opt).c_str());
+    }
+  }
   std::string mon = args.get("--mon-host", args.get("-m"));
   if (!mon.empty()) {
     m_rados.conf_set("mon_host", mon.c_str());

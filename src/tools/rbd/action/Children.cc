@@ -23,6 +23,9 @@ std::string state_name(rbd_child_state_t s) {
   case RBD_CHILD_STATE_TRASH: return "trash";
   case RBD_CHILD_STATE_MISSING: return "missing";
   case RBD_CHILD_STATE_NOT_LINKED: return "not_linked";
+  case RBD_CHILD_STATE_IN_PROGRESS: return "in_progress";
+  case RBD_CHILD_STATE_DETACHING: return "detaching";
+  case RBD_CHILD_STATE_UNVERIFIED: return "unverified";
   default: return "ok";
   }
 }
@@ -41,6 +44,13 @@ void print_plain(const std::vector<ChildInfo>& children) {
       std::cout << " (stale: image " << c.image_id << " is gone)";
     } else if (c.state == RBD_CHILD_STATE_NOT_LINKED) {
       std::cout << " (stale: no longer a child of " << c.parent_image_name << ")";
+    } else if (c.state == RBD_CHILD_STATE_IN_PROGRESS) {
+      std::cout << " (clone in progress)";
+    } else if (c.state == RBD_CHILD_STATE_DETACHING) {
+      std::cout << " (detach pending: still reads through " << c.parent_image_name
+                << "; run the flatten or rm of the child again)";
+    } else if (c.state == RBD_CHILD_STATE_UNVERIFIED) {
+      std::cout << " (unverified: its header cannot be read here)";
     }
     std::cout << "\n";
   }
