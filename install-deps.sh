@@ -12,6 +12,7 @@ PACKAGES=(
   libfmt-dev libboost-dev
   cmake g++ make pkg-config
   xxd jq uuid-runtime procps
+  qemu-utils qemu-block-extra fio
 )
 # The overlay is built against, and loaded by, this Ceph release only.
 REQUIRED_CEPH_SERIES="16.2."

@@ -421,17 +421,6 @@ test4() {
   expect_ok "rbd snap rm child1@s" srbd snap rm --no-progress "${P1}/child1@s"
 }
 
-wait_no_watchers() {  # IMAGE
-  local i
-  for i in $(seq 1 90); do
-    if [[ "$(srbd status --format json "$1" | jq '.watchers | length')" == 0 ]]; then
-      return 0
-    fi
-    sleep 1
-  done
-  fail "$1 still has watchers after 90 s"
-}
-
 # Test 5: Parent Deletion Protection.
 test5() {
   echo "# Test 5: parent deletion protection"

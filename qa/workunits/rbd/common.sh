@@ -145,6 +145,20 @@ export_to() {  # SPEC FILE
 }
 
 # jq, the python3 with rados/rbd, and each named executable are there.
+# Waits until IMAGE has no watchers: stock clients whose write to a fenced
+# parent was refused (rbd bench, qemu-io, fio) exit without closing the
+# image, and their watch lingers until the watch timeout (30 s).
+wait_no_watchers() {  # IMAGE
+  local i
+  for i in $(seq 1 90); do
+    if [[ "$(/usr/bin/rbd status --format json "$1" | jq '.watchers | length')" == 0 ]]; then
+      return 0
+    fi
+    sleep 1
+  done
+  fail "$1 still has watchers after 90 s"
+}
+
 require_tools() {  # EXECUTABLE...
   local x
   for x in "$@"; do

@@ -192,7 +192,8 @@ cleanup() {
 
 preflight() {
   require_cluster
-  require_tools "${RBD}"
+  require_tools "${RBD}" "$(command -v qemu-img || echo qemu-img)" \
+    "$(command -v qemu-io || echo qemu-io)" "$(command -v fio || echo fio)"
   [[ -r "${CLS_STANDALONE}" ]] || fail "${CLS_STANDALONE} is missing"
 }
 
@@ -387,6 +388,28 @@ test_parent_protected() {
   expect_fail_with "rbd trash rm parent fails (EROFS)" "${erofs}" rbd trash rm --no-progress "${POOL}/${pid}"
   expect_ok "rbd trash restore parent" rbd trash restore "${POOL}/${pid}"
 
+  # Third-party clients only ever open read-write: QEMU and fio read the
+  # fenced parent, and their writes fail.
+  local qp="rbd:${POOL}/parent:conf=${CEPH_CONF}" qc="rbd:${POOL}/c3:conf=${CEPH_CONF}"
+  expect_contains "qemu-img info parent" "$(timeout "${CMD_TIMEOUT}" qemu-img info "${qp}" 2>&1)" \
+    "virtual size: 16 MiB"
+  expect_ok "qemu-img convert parent" timeout "${CMD_TIMEOUT}" qemu-img convert -f raw -O raw "${qp}" "${TMP}/parent.qemu"
+  expect_same_file "qemu-img convert of the parent equals its data" "${TMP}/parent.orig" "${TMP}/parent.qemu"
+  expect_ok "qemu-img convert child c3" timeout "${CMD_TIMEOUT}" qemu-img convert -f raw -O raw "${qc}" "${TMP}/c3.qemu"
+  expect_same_file "qemu-img convert of a child equals the parent's data" "${TMP}/parent.orig" "${TMP}/c3.qemu"
+  expect_contains "qemu-img compare parent child" \
+    "$(timeout "${CMD_TIMEOUT}" qemu-img compare -f raw -F raw "${qp}" "${qc}" 2>&1)" "Images are identical."
+  expect_contains "qemu-io -r reads the parent" \
+    "$(timeout "${CMD_TIMEOUT}" qemu-io -r -f raw -c 'read -P 0 0 0' -c 'read 0 64k' "${qp}" 2>&1)" \
+    "read 65536/65536 bytes"
+  expect_fail_with "qemu-io write to the parent fails (EROFS)" "Read-only file system" \
+    timeout "${CMD_TIMEOUT}" qemu-io -f raw -c 'write -P 0x55 0 4k' "${qp}"
+  expect_contains "fio (rbd engine) reads the parent" \
+    "$(timeout "${CMD_TIMEOUT}" fio --name=r --ioengine=rbd --clientname=admin --pool="${POOL}" \
+        --rbdname=parent --rw=read --bs=64k --size=16M 2>&1)" "err= 0"
+  expect_contains "fio (rbd engine) writes to the parent fail (EROFS)" \
+    "$(timeout "${CMD_TIMEOUT}" fio --name=w --ioengine=rbd --clientname=admin --pool="${POOL}" \
+        --rbdname=parent --rw=write --bs=4k --size=64k 2>&1 || true)" "error=Read-only file system"
   pyrbd read-ro parent 0 "${SIZE}" "${TMP}/parent.ro" || fail "python3-rbd read-only open of the parent failed"
   expect_same_file "python3-rbd read-only open reads the parent's data" "${TMP}/parent.orig" "${TMP}/parent.ro"
   pyrbd read parent 0 "${SIZE}" "${TMP}/parent.rw" || fail "python3-rbd default open read of the parent failed"
@@ -459,6 +482,7 @@ test_detach() {
   expect_ok "python3-rbd write to the parent works again" pyrbd write parent 0 "${TMP}/orig4k"
   export_to "${POOL}/parent" "${TMP}/parent8.exp"
   expect_same_file "parent data unchanged at the end" "${TMP}/parent.orig" "${TMP}/parent8.exp"
+  wait_no_watchers "${POOL}/parent"
   expect_ok "rbd rm parent succeeds once it has no children" rbd rm --no-progress "${POOL}/parent"
   expect_eq "flattened child survives its parent's removal" "ok" \
     "$(export_to "${POOL}/child" "${TMP}/child8.last" && cmp -s "${TMP}/child8.pre" "${TMP}/child8.last" && echo ok)"
