@@ -65,22 +65,38 @@ run md5sum "${tmp}/golden" "${tmp}/golden2" "${tmp}/vm1"
 run ${RBD} object-map check --no-progress rbd/vm1
 run ${SRBD} object-map view rbd/vm1
 
-step "The parent is read-only while it has children: this rbd and the stock one refuse"
+step "The parent is fenced while it has children: every client reads it, none writes it"
 refused() {
   printf '$ %s\n' "$*"
   if "$@" >"${tmp}/out" 2>&1; then echo "UNEXPECTED: it succeeded"; exit 1; fi
-  grep -m1 '^rbd:' "${tmp}/out"
+  grep -m1 -E '^rbd:|rror' "${tmp}/out" || tail -1 "${tmp}/out"
 }
+run ${RBD} info rbd/golden
 refused ${SRBD} rm rbd/golden
-refused ${RBD} bench --io-type write --io-size 4K --io-total 4K rbd/golden
 refused ${RBD} rm --no-progress rbd/golden
 refused ${RBD} resize --size 128M rbd/golden
+refused ${RBD} snap create rbd/golden@s
+printf '$ python3-rbd: rbd.Image(ioctx, "golden").write(...)\n'
+/usr/bin/python3 -c '
+import rados, rbd
+c = rados.Rados(conffile=""); c.connect(); io = c.open_ioctx("rbd")
+with rbd.Image(io, "golden") as img:  # the default open is read-write
+    print("read", len(img.read(0, 4096)), "bytes")
+    try:
+        img.write(b"x" * 4096, 0)
+    except rbd.ReadOnlyImage as e:
+        print("write refused:", e)
+'
+if command -v qemu-img >/dev/null; then
+  run qemu-img compare -f raw -F raw "rbd:rbd/golden:conf=${CEPH_CONF}" "rbd:rbd/vm2:conf=${CEPH_CONF}"
+fi
 
-step "Stock flatten and rm detach the children; then the parent can be removed"
+step "Stock flatten and rm ask the parent to detach the children; this rbd checks and completes"
 run ${RBD} flatten --no-progress rbd/vm1
 run ${SRBD} children rbd/golden
 run ${RBD} rm --no-progress rbd/vm2
 run ${SRBD} children rbd/golden
+run ${RBD} info rbd/golden
 run ${SRBD} rm --no-progress rbd/golden
 rm -f "${tmp}/vm1b"
 ${RBD} export rbd/vm1 "${tmp}/vm1b" >/dev/null 2>&1
