@@ -330,13 +330,15 @@ def main(argv):
     ap.add_argument('--shim', required=True, help='path of librados_fault_shim.so')
     ap.add_argument('--qemu', action='store_true', help='add a qemu-io writer')
     ap.add_argument('--no-paused', action='store_true', help='skip the paused writers')
+    ap.add_argument('--seconds', type=int, help='time budget of the racing rounds '
+                    '(default: 45 quick, 1800 long)')
     ap.add_argument('--pause-seconds', type=int, default=40,
                     help='how long the paused writers stay stopped: longer than the '
                          'OSD watch timeout (osd_client_watch_timeout, 30 s by default)')
     args = ap.parse_args(argv)
     quick = args.mode == 'quick'
     args.rounds = 1000 if quick else 100000
-    args.max_seconds = 45 if quick else 1800
+    args.max_seconds = args.seconds or (45 if quick else 1800)
     args.writer_idle_ms = 150
     args.py_writers = 2 if quick else 4
     args.slow_writers = 1 if quick else 2
