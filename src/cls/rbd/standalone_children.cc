@@ -104,6 +104,17 @@ int count_entries(cls_method_context_t hctx, uint64_t max, uint64_t* n) {
   return 0;
 }
 
+// The fence and whether there is a registry entry (*n: 0 or 1), for the
+// methods that take no input.
+int read_fence(cls_method_context_t hctx, ceph::bufferlist* in, fence::Status* status,
+               uint64_t* n) {
+  if (in->length() != 0) {
+    return -EINVAL;
+  }
+  int r = fence::read_status(hctx, status);
+  return r < 0 ? r : count_entries(hctx, 1, n);
+}
+
 struct Request {
   ChildImageSpec child;
   std::string key;
@@ -396,16 +407,9 @@ int standalone_children_count(cls_method_context_t hctx, ceph::bufferlist* in,
  */
 int standalone_fence_status(cls_method_context_t hctx, ceph::bufferlist* in,
                             ceph::bufferlist* out) {
-  if (in->length() != 0) {
-    return -EINVAL;
-  }
   fence::Status status;
-  int r = fence::read_status(hctx, &status);
-  if (r < 0) {
-    return r;
-  }
   uint64_t n = 0;
-  r = count_entries(hctx, 1, &n);
+  int r = read_fence(hctx, in, &status, &n);
   if (r < 0) {
     return r;
   }
@@ -430,16 +434,9 @@ int standalone_fence_status(cls_method_context_t hctx, ceph::bufferlist* in,
  */
 int standalone_fence_repair(cls_method_context_t hctx, ceph::bufferlist* in,
                             ceph::bufferlist* out) {
-  if (in->length() != 0) {
-    return -EINVAL;
-  }
   fence::Status status;
-  int r = fence::read_status(hctx, &status);
-  if (r < 0) {
-    return r;
-  }
   uint64_t n = 0;
-  r = count_entries(hctx, 1, &n);
+  int r = read_fence(hctx, in, &status, &n);
   if (r < 0) {
     return r;
   }

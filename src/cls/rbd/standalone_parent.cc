@@ -78,6 +78,30 @@ int get_intent(cls_method_context_t hctx, LinkIntent* intent) {
   return 0;
 }
 
+// The common start of prepare and attach: the payload (a spec and a u64),
+// a layering header without a parent record, and the link intent
+// (*intent_r: 0 or -ENOENT).
+int read_link_request(cls_method_context_t hctx, ceph::bufferlist* in, ParentImageSpec* spec,
+                      uint64_t* extra, LinkIntent* intent, int* intent_r) {
+  int r = decode_parent_payload(in, spec, extra);
+  if (r < 0) {
+    return r;
+  }
+  r = check_layering_header(hctx);
+  if (r < 0) {
+    return r;
+  }
+  ParentRecord existing;
+  r = omap::get_parent(hctx, &existing);
+  if (r == 0) {
+    return -EEXIST;
+  } else if (r != -ENOENT) {
+    return r;
+  }
+  *intent_r = get_intent(hctx, intent);
+  return *intent_r == -ENOENT ? 0 : *intent_r;
+}
+
 // The largest prepare timeout: a day.
 constexpr uint64_t MAX_INTENT_SECONDS = 86400;
 
@@ -95,30 +119,17 @@ int standalone_parent_prepare(cls_method_context_t hctx, ceph::bufferlist* in,
                               ceph::bufferlist* out) {
   ParentImageSpec spec;
   uint64_t timeout = 0;
-  int r = decode_parent_payload(in, &spec, &timeout);
-  if (r < 0) {
-    return r;
-  }
-  r = check_layering_header(hctx);
+  LinkIntent intent;
+  int intent_r = 0;
+  int r = read_link_request(hctx, in, &spec, &timeout, &intent, &intent_r);
   if (r < 0) {
     return r;
   }
   if (!valid_standalone_parent(spec) || timeout == 0 || timeout > MAX_INTENT_SECONDS) {
     return -EINVAL;
   }
-  ParentRecord existing;
-  r = omap::get_parent(hctx, &existing);
-  if (r == 0) {
+  if (intent_r == 0 && !(intent.parent == spec)) {
     return -EEXIST;
-  } else if (r != -ENOENT) {
-    return r;
-  }
-  LinkIntent intent;
-  r = get_intent(hctx, &intent);
-  if (r == 0 && !(intent.parent == spec)) {
-    return -EEXIST;
-  } else if (r < 0 && r != -ENOENT) {
-    return r;
   }
   intent.parent = spec;
   intent.expires = omap::now();
@@ -141,11 +152,9 @@ int standalone_parent_attach(cls_method_context_t hctx, ceph::bufferlist* in,
                              ceph::bufferlist* out) {
   ParentImageSpec spec;
   uint64_t overlap = 0;
-  int r = decode_parent_payload(in, &spec, &overlap);
-  if (r < 0) {
-    return r;
-  }
-  r = check_layering_header(hctx);
+  LinkIntent intent;
+  int intent_r = 0;
+  int r = read_link_request(hctx, in, &spec, &overlap, &intent, &intent_r);
   if (r < 0) {
     return r;
   }
@@ -157,20 +166,9 @@ int standalone_parent_attach(cls_method_context_t hctx, ceph::bufferlist* in,
             static_cast<unsigned long long>(overlap));
     return -EINVAL;
   }
-  ParentRecord existing;
-  r = omap::get_parent(hctx, &existing);
-  if (r == 0) {
-    return -EEXIST;
-  } else if (r != -ENOENT) {
-    return r;
-  }
-  LinkIntent intent;
-  r = get_intent(hctx, &intent);
-  if (r == -ENOENT || (r == 0 && !(intent.parent == spec))) {
+  if (intent_r == -ENOENT || !(intent.parent == spec)) {
     CLS_LOG(5, "standalone_parent_attach: no link intent for this parent");
     return -ESTALE;
-  } else if (r < 0) {
-    return r;
   }
   // The v2 record below is what stock writes on Nautilus and later only.
   if (cls_get_required_osd_release(hctx) < omap::CEPH_RELEASE_NAUTILUS) {
