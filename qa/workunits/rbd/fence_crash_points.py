@@ -270,6 +270,33 @@ def trace(c, op, shim, tmp):
     return calls
 
 
+def prune_race(c, shim):
+    """--prune while a clone waits between REGISTER and LINK (the link
+    delayed 1.5 s): the registration must survive and the clone finish."""
+    bad = []
+    parent, child = setup(c, 'prune-race-%d' % os.getpid(), False)
+    clone = subprocess.Popen(operation_argv(c, 'clone', parent, child),
+                             env=dict(os.environ, LD_PRELOAD=shim,
+                                      RADOS_SHIM_DELAY_CALL='standalone_parent_attach:1500'),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    states = set()
+    while clone.poll() is None:
+        c.run([c.rbd_cli, 'children', '--prune', c.spec(parent)])
+        out = c.run([c.rbd_cli, 'children', '--format', 'json', c.spec(parent)]).stdout
+        states |= {x['state'] for x in json.loads(out)}
+    if clone.returncode != 0:
+        bad.append('the clone failed: %s' % clone.stderr.strip()[-300:])
+    if 'in_progress' not in states:
+        bad.append('the clone was never seen in progress (states %s)' % sorted(states))
+    bad += c.invariant()
+    iid = c.image_id(child)
+    if iid is None or c.linked_parent(iid) is None or not c.fence(c.image_id(parent))[0]:
+        bad.append('the child is not linked to a fenced parent after the race')
+    c.remove(child)
+    c.remove(parent)
+    return bad, sorted(states)
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--pool', default='crash-points-%d' % os.getpid(),
@@ -300,7 +327,7 @@ def run_all(args, conf):
     rows = []
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix='crash-points-') as tmp:
-        for op in args.ops.split(','):
+        for op in filter(None, args.ops.split(',')):
             calls = trace(c, op, args.shim, tmp)
             print('# %s: %d class calls' % (op, len(calls)), flush=True)
             for n, method in enumerate(calls, 1):
@@ -328,6 +355,12 @@ def run_all(args, conf):
                         print('FAIL: %s before call %d (%s): %s' % (op, n, method, b), flush=True)
                 else:
                     passed += 1
+    bad, states = prune_race(c, args.shim)
+    rows.append(('prune', 0, 'rbd.standalone_parent_attach +1.5 s', 'racing',
+                 ','.join(states), '-', 'ok' if not bad else 'FAIL'))
+    for b in bad:
+        print('FAIL: prune race: %s' % b, flush=True)
+    passed, failed = passed + (not bad), failed + bool(bad)
     print('%-8s %4s  %-40s %-8s %-12s %-22s %s' % ('op', 'call', 'killed before', 'process',
                                                    'end state', 'repair', 'check'))
     for r in rows:
