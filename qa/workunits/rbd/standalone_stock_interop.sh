@@ -424,7 +424,7 @@ test_parent_protected() {
 
 # 8. Stock flatten and rm ask the parent to detach a child; the OSD cannot
 # see the child's header, so the entry (and the fence) stays until a client
-# has checked the child: the project's `rbd children` (or rm, prune, clone)
+# has checked the child: the project's `rbd children` (or rm of the parent, --prune)
 # completes the detach.  The last one lifts the fence.
 test_detach() {
   echo "# 8. flatten / rm detach the children"
