@@ -23,10 +23,11 @@ Operations:
 Repairs, as the design document tells users:
   clone killed   `rbd rm C` (the half-made child; its registration goes
                  with it) unless the clone had linked it
-  flatten/rm     `rbd children --all P`; if the child still reads through P
-                 (state detaching), run the same command again with the
-                 project's rbd; if the killed rm left it in the trash,
-                 `rbd trash rm ID`, then `rbd children P`
+  flatten        `rbd children P`; if the child still reads through P
+                 (state detaching), `rbd flatten C` again, then `rbd children P`
+  rm             `rbd rm C` again while C is still there (it may sit half
+                 moved to the trash, where only rm by name finishes it),
+                 then `rbd children P`
 
 Prints one table row per (operation, kill point) and "N passed, M failed".
 Needs CEPH_CONF (a cluster with the overlay), the project's rbd (--rbd)
@@ -206,20 +207,18 @@ def repair(c, op, parent, child):
         return steps
     out = c.run([c.rbd_cli, 'children', '--all', '--format', 'json', c.spec(parent)]).stdout
     steps.append('children')
-    for x in json.loads(out):
-        if x.get('state') == 'detaching':
-            c.remove(child) if op == 'rm' else c.run([c.rbd_cli, op, '--no-progress',
-                                                      c.spec(child)])
-            steps.append('%s again' % op)
-        elif x.get('trash') and op == 'rm':
-            # A removal killed after it moved the image to the trash.
-            for _ in range(40):
-                if c.run([STOCK_RBD, 'trash', 'rm', '--no-progress',
-                          '%s/%s' % (c.pool, x['id'])], check=False).returncode == 0:
-                    break
-                time.sleep(0.5)
-            c.run([c.rbd_cli, 'children', c.spec(parent)])
-            steps.append('trash rm')
+    listed = json.loads(out)
+    if op == 'rm' and (listed or c.image_id(child) is not None):
+        # A killed removal is run again (it may have left the image in the
+        # trash, half moved: only rm by name finishes that).
+        c.remove(child)
+        steps.append('rm again')
+    elif any(x.get('state') == 'detaching' for x in listed):
+        c.run([c.rbd_cli, op, '--no-progress', c.spec(child)])
+        steps.append('%s again' % op)
+    if len(steps) > 1:
+        c.run([c.rbd_cli, 'children', c.spec(parent)])
+        steps.append('children')
     return steps
 
 
