@@ -164,6 +164,52 @@ TEST(ChildImageSpec, SetRoundTrips) {
   EXPECT_THROW(decode_child_set(std::string("\x02\x00\x00\x00", 4)), DecodeError);
 }
 
+TEST(HeadChildEntry, RoundTripsAndExtendsChildImageSpec) {
+  HeadChildEntry e{{1, "ns", "100f885c8162"}, HeadChildEntry::DETACHING, {1700000000, 5}};
+  std::string bytes = encode_to_string(e);
+  // (3,1) envelope: the ChildImageSpec v2 fields, u8 state, utime since.
+  EXPECT_EQ(hex_bytes("0301" "27000000" "0100000000000000" "0c000000"
+                      "313030663838356338313632" "02000000" "6e73" "01"
+                      "00f15365" "05000000"),
+            bytes);
+  auto back = decode_from_string<HeadChildEntry>(bytes);
+  EXPECT_EQ(e.child, back.child);
+  EXPECT_EQ(HeadChildEntry::DETACHING, back.state);
+  EXPECT_EQ(1700000000u, back.since.sec);
+  EXPECT_EQ(5u, back.since.nsec);
+  // Compat 1: a ChildImageSpec decoder (overlay v2 clients) reads the child.
+  EXPECT_EQ(e.child, decode_from_string<ChildImageSpec>(bytes));
+  expect_every_truncation_fails<HeadChildEntry>(bytes);
+}
+
+TEST(HeadChildEntry, OverlayV2EntryIsAttached) {
+  // What overlay v2 stored: the plain ChildImageSpec (2,1).
+  std::string v2 = hex_bytes("0201" "1c000000" "0100000000000000" "0c000000"
+                             "313030663838356338313632" "00000000");
+  auto e = decode_from_string<HeadChildEntry>(v2);
+  EXPECT_EQ((ChildImageSpec{1, "", "100f885c8162"}), e.child);
+  EXPECT_EQ(HeadChildEntry::ATTACHED, e.state);
+  EXPECT_EQ(0u, e.since.sec);
+}
+
+TEST(LinkIntent, RoundTrips) {
+  LinkIntent i{{2, "", "abc123", NOSNAP}, {1800000000, 7}};
+  std::string bytes = encode_to_string(i);
+  EXPECT_EQ(1, bytes[0]);  // (1,1)
+  EXPECT_EQ(1, bytes[1]);
+  auto back = decode_from_string<LinkIntent>(bytes);
+  EXPECT_EQ(i.parent, back.parent);
+  EXPECT_EQ(1800000000u, back.expires.sec);
+  EXPECT_FALSE(back.expires < i.expires);
+  expect_every_truncation_fails<LinkIntent>(bytes);
+}
+
+TEST(Keys, LinkIntentKeySortsBeforeSnapshots) {
+  // Stock get_snapcontext walks every key from "snapshot_" on.
+  EXPECT_LT(std::string(LINK_INTENT_KEY), std::string(SNAPSHOT_KEY_PREFIX));
+  EXPECT_LT(std::string(HEAD_CHILD_KEY_PREFIX), std::string(LINK_INTENT_KEY));
+}
+
 TEST(SnapshotRecord, V8RoundTrips) {
   SnapshotRecord s = sample_snapshot();
   std::string bytes = encode_to_string(s);
