@@ -24,6 +24,7 @@
 // Other snap ids go to the stock methods untouched.
 
 #include <cerrno>
+#include <cstring>
 
 #include "cls/rbd/cls_rbd_overlay.h"
 #include "cls/rbd/objclass_api.h"
