@@ -426,6 +426,35 @@ int prune_children(librados::IoCtx& ioctx, const std::string& name, size_t* prun
   return 0;
 }
 
+int some_head_child_linked(librados::IoCtx& ioctx, const std::string& image_id,
+                           uint64_t max, bool* linked) {
+  std::vector<HeadChildEntry> page;
+  bool more = false;
+  int r = cl::standalone_children_list(ioctx, util::header_oid(image_id), {}, max, &page,
+                                       &more);
+  if (r < 0) {
+    return r;
+  }
+  std::vector<ChildInfo> children;
+  std::vector<uint8_t> entry_states;
+  for (const auto& e : page) {
+    ChildInfo c;
+    c.pool_id = e.child.pool_id;
+    c.pool_namespace = e.child.pool_namespace;
+    c.image_id = e.child.image_id;
+    children.push_back(std::move(c));
+    entry_states.push_back(e.state);
+  }
+  std::vector<int> states;
+  verify_links(ioctx, {ioctx.get_id(), ioctx.get_namespace(), image_id, NOSNAP}, entry_states,
+               &children, &states);
+  *linked = std::any_of(states.begin(), states.end(), [](int s) {
+    return s != RBD_CHILD_STATE_NOT_LINKED && s != RBD_CHILD_STATE_MISSING &&
+           s != CHILD_STATE_DETACHED;
+  });
+  return 0;
+}
+
 int count_head_children(librados::IoCtx& ioctx, const std::string& image_id,
                         uint64_t* count) {
   int r = cl::standalone_children_count(ioctx, util::header_oid(image_id), count);

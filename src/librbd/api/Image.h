@@ -19,6 +19,11 @@ namespace librbd::standalone::api {
 // HEAD children registered on the header of image `image_id` (all pages).
 int list_head_children(librados::IoCtx& ioctx, const std::string& image_id,
                        std::vector<cls::rbd::standalone::HeadChildEntry>* children);
+// Whether one of the first `max` registered HEAD children still reads (or
+// may read: a clone in progress, a header this client cannot read) through
+// image `image_id`: enough to refuse its removal without reading them all.
+int some_head_child_linked(librados::IoCtx& ioctx, const std::string& image_id,
+                           uint64_t max, bool* linked);
 // The number of those HEAD children, counted on the OSD.
 int count_head_children(librados::IoCtx& ioctx, const std::string& image_id,
                         uint64_t* count);

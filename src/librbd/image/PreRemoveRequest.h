@@ -22,6 +22,10 @@ namespace librbd::standalone::image {
  * COUNT_HEAD_CHILDREN    on the OSD; none: done
  *    |
  *    v
+ * CHECK_FIRST_CHILDREN   the first 64 entries' links: one live child
+ *    |                   (or a clone in progress) and the removal is
+ *    |                   refused at once
+ *    v
  * PRUNE                  check each child: entries whose detach was asked
  *    |                   (stock flatten/rm of the child) and finished, and
  *    |                   stale ones (child gone, not linked, or a clone
