@@ -76,8 +76,10 @@ int list(cls_method_context_t hctx, const std::string& prefix,
          const std::string& start_after, uint64_t max,
          std::map<std::string, std::string>* out, bool* more);
 
-// Counts the keys with `prefix` (keys only, values are not read).
-int count(cls_method_context_t hctx, const std::string& prefix, uint64_t* n);
+// Counts the keys with `prefix`, up to `max` (keys only, values are not
+// read).
+int count(cls_method_context_t hctx, const std::string& prefix, uint64_t* n,
+          uint64_t max = UINT64_MAX);
 
 // Sets/clears op-feature bits as stock's set_op_features does: keeps the
 // `operations` feature bit and the presence of the `op_features` key in

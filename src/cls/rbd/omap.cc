@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "cls/rbd/objclass_api.h"
@@ -125,16 +126,16 @@ int list(cls_method_context_t hctx, const std::string& prefix,
   return 0;
 }
 
-int count(cls_method_context_t hctx, const std::string& prefix, uint64_t* n) {
+int count(cls_method_context_t hctx, const std::string& prefix, uint64_t* n, uint64_t max) {
   // Keys are read in pages from the prefix on and counted until the first
   // key past the prefix: the OSD does not filter keys by prefix.
   constexpr uint64_t PAGE = 4096;
   std::string after = prefix;
   *n = 0;
   bool more = true;
-  while (more) {
+  while (more && *n < max) {
     std::set<std::string> keys;
-    int r = cls_cxx_map_get_keys(hctx, after, PAGE, &keys, &more);
+    int r = cls_cxx_map_get_keys(hctx, after, std::min(PAGE, max - *n), &keys, &more);
     if (r < 0) {
       return r;
     }

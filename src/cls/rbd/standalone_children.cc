@@ -24,7 +24,6 @@
 // Other snap ids go to the stock methods untouched.
 
 #include <cerrno>
-#include <cstring>
 
 #include "cls/rbd/cls_rbd_overlay.h"
 #include "cls/rbd/objclass_api.h"
@@ -90,21 +89,6 @@ int list_entries(cls_method_context_t hctx, const std::string& after, uint64_t m
   return 0;
 }
 
-// The number of registry entries, up to `max`.
-int count_entries(cls_method_context_t hctx, uint64_t max, uint64_t* n) {
-  std::set<std::string> keys;
-  bool more = false;
-  int r = cls_cxx_map_get_keys(hctx, HEAD_CHILD_KEY_PREFIX, max, &keys, &more);
-  if (r < 0) {
-    return r;
-  }
-  *n = 0;
-  for (const auto& k : keys) {
-    *n += k.compare(0, strlen(HEAD_CHILD_KEY_PREFIX), HEAD_CHILD_KEY_PREFIX) == 0;
-  }
-  return 0;
-}
-
 // The fence and whether there is a registry entry (*n: 0 or 1), for the
 // methods that take no input.
 int read_fence(cls_method_context_t hctx, ceph::bufferlist* in, fence::Status* status,
@@ -113,7 +97,7 @@ int read_fence(cls_method_context_t hctx, ceph::bufferlist* in, fence::Status* s
     return -EINVAL;
   }
   int r = fence::read_status(hctx, status);
-  return r < 0 ? r : count_entries(hctx, 1, n);
+  return r < 0 ? r : omap::count(hctx, HEAD_CHILD_KEY_PREFIX, n, 1);
 }
 
 struct Request {
@@ -274,7 +258,7 @@ int standalone_child_remove(cls_method_context_t hctx, ceph::bufferlist* in,
   }
   // Reads do not see this call's removal: one entry left means ours.
   uint64_t n = 0;
-  r = count_entries(hctx, 2, &n);
+  r = omap::count(hctx, HEAD_CHILD_KEY_PREFIX, &n, 2);
   if (r < 0) {
     return r;
   }

@@ -74,8 +74,8 @@ int directory(librados::IoCtx& ioctx, std::map<std::string, std::string>* id_to_
   }
 }
 
-// Reads each child's link to `parent` (standalone_link_state on the
-// child's header, MAX_IN_FLIGHT at a time) into children[i].state:
+// Reads each registered child's link to `parent` (standalone_link_state on
+// the child's header, MAX_IN_FLIGHT at a time) into (*states)[i]:
 //   linked (HEAD or snapshots)  OK, or DETACHING if a detach was asked
 //   clone in progress           IN_PROGRESS
 //   expired clone intent        NOT_LINKED (prunable: --prune revokes it)
@@ -86,18 +86,17 @@ int directory(librados::IoCtx& ioctx, std::map<std::string, std::string>* id_to_
 constexpr int CHILD_STATE_DETACHED = -1;
 
 void verify_links(librados::IoCtx& any, const ParentImageSpec& parent,
-                  const std::vector<uint8_t>& entry_states, std::vector<ChildInfo>* children,
-                  std::vector<int>* states) {
+                  const std::vector<HeadChildEntry>& entries, std::vector<int>* states) {
   struct Pending {
     size_t i;
     librados::IoCtx ioctx;
     librados::AioCompletion* c;
     librados::bufferlist out;
   };
-  states->assign(children->size(), RBD_CHILD_STATE_OK);
+  states->assign(entries.size(), RBD_CHILD_STATE_OK);
   std::vector<std::unique_ptr<Pending>> inflight;
   auto settle = [&](size_t i, int state) {
-    bool detaching = entry_states[i] == HeadChildEntry::DETACHING;
+    bool detaching = entries[i].state == HeadChildEntry::DETACHING;
     if (state == RBD_CHILD_STATE_OK && detaching) {
       state = RBD_CHILD_STATE_DETACHING;
     } else if ((state == RBD_CHILD_STATE_NOT_LINKED || state == RBD_CHILD_STATE_MISSING) &&
@@ -115,13 +114,11 @@ void verify_links(librados::IoCtx& any, const ParentImageSpec& parent,
         settle(p->i, RBD_CHILD_STATE_MISSING);
         continue;
       }
-      LinkState link = LINK_NONE;
       if (r < 0 || p->out.length() != 1) {
         settle(p->i, RBD_CHILD_STATE_UNVERIFIED);
         continue;
       }
-      link = static_cast<LinkState>(p->out[0]);
-      switch (link) {
+      switch (static_cast<LinkState>(p->out[0])) {
       case LINK_HEAD:
       case LINK_SNAPSHOTS:
         settle(p->i, RBD_CHILD_STATE_OK);
@@ -142,12 +139,8 @@ void verify_links(librados::IoCtx& any, const ParentImageSpec& parent,
     inflight.clear();
   };
   std::string in = cls::rbd::standalone::encode_to_string(parent);
-  for (size_t i = 0; i < children->size(); ++i) {
-    auto& child = (*children)[i];
-    if (child.state == RBD_CHILD_STATE_MISSING) {
-      settle(i, RBD_CHILD_STATE_MISSING);
-      continue;
-    }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& child = entries[i].child;
     auto p = std::make_unique<Pending>();
     p->i = i;
     if (util::ioctx_for(any, child.pool_id, child.pool_namespace, &p->ioctx) < 0) {
@@ -193,7 +186,6 @@ int head_children(librados::IoCtx& ioctx, const ImageRef& parent, int depth,
   complete_fence(ioctx, parent.id);
   std::map<std::pair<int64_t, std::string>, std::map<std::string, std::string>> dirs;
   std::vector<ChildInfo> children;
-  std::vector<uint8_t> entry_states;
   for (const auto& entry : entries) {
     const auto& spec = entry.child;
     ChildInfo c;
@@ -207,9 +199,7 @@ int head_children(librados::IoCtx& ioctx, const ImageRef& parent, int depth,
     c.depth = depth;
     librados::IoCtx child_ioctx;
     auto key = std::make_pair(spec.pool_id, spec.pool_namespace);
-    if (util::ioctx_for(ioctx, spec.pool_id, spec.pool_namespace, &child_ioctx) < 0) {
-      c.state = RBD_CHILD_STATE_MISSING;
-    } else {
+    if (util::ioctx_for(ioctx, spec.pool_id, spec.pool_namespace, &child_ioctx) == 0) {
       if (dirs.count(key) == 0 && (r = directory(child_ioctx, &dirs[key])) < 0) {
         return r;
       }
@@ -221,11 +211,10 @@ int head_children(librados::IoCtx& ioctx, const ImageRef& parent, int depth,
       }
     }
     children.push_back(std::move(c));
-    entry_states.push_back(entry.state);
   }
   std::vector<int> states;
-  verify_links(ioctx, {ioctx.get_id(), ioctx.get_namespace(), parent.id, NOSNAP},
-               entry_states, &children, &states);
+  verify_links(ioctx, {ioctx.get_id(), ioctx.get_namespace(), parent.id, NOSNAP}, entries,
+               &states);
   bool lowered = false;
   for (size_t i = 0; i < children.size(); ++i) {
     auto& c = children[i];
@@ -435,19 +424,9 @@ int some_head_child_linked(librados::IoCtx& ioctx, const std::string& image_id,
   if (r < 0) {
     return r;
   }
-  std::vector<ChildInfo> children;
-  std::vector<uint8_t> entry_states;
-  for (const auto& e : page) {
-    ChildInfo c;
-    c.pool_id = e.child.pool_id;
-    c.pool_namespace = e.child.pool_namespace;
-    c.image_id = e.child.image_id;
-    children.push_back(std::move(c));
-    entry_states.push_back(e.state);
-  }
   std::vector<int> states;
-  verify_links(ioctx, {ioctx.get_id(), ioctx.get_namespace(), image_id, NOSNAP}, entry_states,
-               &children, &states);
+  verify_links(ioctx, {ioctx.get_id(), ioctx.get_namespace(), image_id, NOSNAP}, page,
+               &states);
   *linked = std::any_of(states.begin(), states.end(), [](int s) {
     return s != RBD_CHILD_STATE_NOT_LINKED && s != RBD_CHILD_STATE_MISSING &&
            s != CHILD_STATE_DETACHED;
