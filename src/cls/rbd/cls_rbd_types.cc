@@ -211,8 +211,7 @@ void SnapshotRecord::encode(Encoder& e) const {
   e.u8(protection_status);
   e.u64(flags);
   snapshot_namespace.encode(e);
-  e.u32(timestamp.sec);
-  e.u32(timestamp.nsec);
+  timestamp.encode(e);
   e.u32(child_count);
   e.opt_u64(parent_overlap);
   e.finish_envelope(t);
@@ -238,8 +237,7 @@ void SnapshotRecord::decode(Decoder& d) {
     }
     timestamp = UTime{};
     if (env.struct_v >= 6) {
-      timestamp.sec = in.u32();
-      timestamp.nsec = in.u32();
+      timestamp.decode(in);
     }
     child_count = env.struct_v >= 7 ? in.u32() : 0;
     parent_overlap.reset();
