@@ -30,6 +30,19 @@ Usage:
                                        the same conf, wait until it is up and
                                        the PGs are active (memstore OSDs keep
                                        their data too: they shut down cleanly)
+  src/vstart.sh stop-osd ID [--dir DIR]
+                                       stop osd.ID by pid (SIGTERM: it tells
+                                       the mon it is going down) and wait
+                                       until the osdmap has it down
+  src/vstart.sh kill-osd ID [--dir DIR]
+                                       SIGKILL osd.ID by its recorded pid and
+                                       wait until the process is gone; the mon
+                                       learns it from the other OSDs (a
+                                       memstore OSD loses its data)
+  src/vstart.sh start-osd ID [--dir DIR]
+                                       start a stopped or killed osd.ID with
+                                       the same conf and wait until the osdmap
+                                       has it up (its PGs may still be peering)
 
 Options (start):
   --dir DIR            cluster directory (default: ./build/cluster, relative to
@@ -720,22 +733,23 @@ cmd_status() {
   return 1
 }
 
-cmd_restart_osd() {
-  local id="${1-}"
-  (($# == 0)) || shift
-  is_uint "${id}" || die "usage: ${PROG} restart-osd ID [--dir DIR]"
+# Checks shared by the single-OSD commands: ID names an OSD of a cluster in
+# DIR whose mon runs.  Sets DIR and friends; sends our stdout to stderr.
+prepare_osd_command() {
+  local cmd="$1" id="$2"
+  shift 2
+  is_uint "${id}" || die "usage: ${PROG} ${cmd} ID [--dir DIR]"
   parse_dir_only "$@"
   [[ -f "${CONF}" ]] || die "no cluster in ${DIR} (missing ${CONF})"
   [[ -d "${DIR}/osd.${id}" ]] || die "osd.${id} does not exist in ${DIR}"
   daemon_running mon.a || die "mon.a of ${DIR} is not running"
   exec 3>&1 1>&2
-  if grep -q '^osd objectstore = memstore' "${CONF}"; then
-    log "note: osd.${id} is memstore: its data survives only because it shuts down cleanly (a SIGKILL loses it)"
-  fi
-  local old
-  old="$(osd_up_from "${id}")" || die "could not query the osdmap"
-  [[ -n "${old}" ]] || die "osd.${id} is not in the osdmap"
-  stop_daemons "osd.${id}"
+}
+
+# Starts osd.$1 and waits until the osdmap has it up with an up_from newer
+# than $2 (its up_from before, -1 if it was down).
+start_osd_wait_up() {
+  local id="$1" old="$2"
   EXPECTED=(mon.a)
   start_osd "${id}"
   # up_from changes on every boot, so this cannot mistake the old instance
@@ -748,13 +762,74 @@ cmd_restart_osd() {
     ((SECONDS < deadline)) || fail_daemon "osd.${id}" "not marked up within ${SLOW_TIMEOUT}s"
     sleep 0.5
   done
+  log "osd.${id} up again (pid $(read_pid "osd.${id}"), up_from ${now})"
+}
+
+cmd_restart_osd() {
+  local id="${1-}"
+  (($# == 0)) || shift
+  prepare_osd_command restart-osd "${id}" "$@"
+  if grep -q '^osd objectstore = memstore' "${CONF}"; then
+    log "note: osd.${id} is memstore: its data survives only because it shuts down cleanly (a SIGKILL loses it)"
+  fi
+  local old
+  old="$(osd_up_from "${id}")" || die "could not query the osdmap"
+  [[ -n "${old}" ]] || die "osd.${id} is not in the osdmap"
+  stop_daemons "osd.${id}"
+  start_osd_wait_up "${id}" "${old}"
   # Let peering finish so the caller's next I/O does not stall.
   local pool
   while IFS= read -r pool; do
     [[ -n "${pool}" ]] || continue
     wait_until "${STEP_TIMEOUT}" "the PGs of pool ${pool} to become active" pool_active "${pool}"
   done < <(ceph_ osd pool ls)
-  log "osd.${id} up again (pid $(read_pid "osd.${id}"), up_from ${now})"
+}
+
+osd_is_down() {
+  [[ "$(osd_up_from "$1")" == -1 ]]
+}
+
+cmd_stop_osd() {
+  local id="${1-}"
+  (($# == 0)) || shift
+  prepare_osd_command stop-osd "${id}" "$@"
+  daemon_running "osd.${id}" || die "osd.${id} of ${DIR} is not running"
+  stop_daemons "osd.${id}"
+  # A clean shutdown marks itself down first; the last OSD of the cluster
+  # too, as only the mon has to agree.
+  wait_until "${STEP_TIMEOUT}" "osd.${id} to be marked down" osd_is_down "${id}"
+  log "osd.${id} stopped and down"
+}
+
+cmd_kill_osd() {
+  local id="${1-}" name pid
+  (($# == 0)) || shift
+  prepare_osd_command kill-osd "${id}" "$@"
+  name="osd.${id}"
+  if ! pid="$(read_pid "${name}")" || ! is_our_daemon "${pid}"; then
+    die "${name} of ${DIR} is not running"
+  fi
+  log "killing ${name} (pid ${pid}) with SIGKILL"
+  kill -KILL "${pid}" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while is_our_daemon "${pid}"; do
+    ((SECONDS < deadline)) || die "${name} (pid ${pid}) still runs ${STOP_TIMEOUT}s after SIGKILL"
+    sleep 0.1
+  done
+  # Nothing of it is left to clean up but what it would have removed itself.
+  rm -f -- "$(pid_file "${name}")" "${RUN_DIR}/${name}.asok"
+  log "${name} killed"
+}
+
+cmd_start_osd() {
+  local id="${1-}"
+  (($# == 0)) || shift
+  prepare_osd_command start-osd "${id}" "$@"
+  ! daemon_running "osd.${id}" || die "osd.${id} of ${DIR} is already running (pid $(read_pid "osd.${id}"))"
+  local old
+  old="$(osd_up_from "${id}")" || die "could not query the osdmap"
+  [[ -n "${old}" ]] || die "osd.${id} is not in the osdmap"
+  start_osd_wait_up "${id}" "${old}"
 }
 
 main() {
@@ -766,6 +841,9 @@ main() {
     stop) cmd_stop "$@" ;;
     status) cmd_status "$@" ;;
     restart-osd) cmd_restart_osd "$@" ;;
+    stop-osd) cmd_stop_osd "$@" ;;
+    kill-osd) cmd_kill_osd "$@" ;;
+    start-osd) cmd_start_osd "$@" ;;
     -h | --help | help) usage ;;
     *) usage >&2; die "unknown command: ${cmd}" ;;
   esac

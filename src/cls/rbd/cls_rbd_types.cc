@@ -271,6 +271,46 @@ std::string head_child_key(const ChildImageSpec& child) {
   return key;
 }
 
+bool parse_head_child_key(const std::string& key, ChildImageSpec* child) {
+  const std::string prefix = HEAD_CHILD_KEY_PREFIX;
+  const size_t pool_end = prefix.size() + 16;
+  if (key.compare(0, prefix.size(), prefix) != 0 || key.size() <= pool_end ||
+      key[pool_end] != '.') {
+    return false;
+  }
+  const size_t ns_end = key.find('.', pool_end + 1);
+  if (ns_end == std::string::npos) {
+    return false;
+  }
+  auto nibble = [](char c) -> int {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  uint64_t pool = 0;
+  for (size_t i = prefix.size(); i < pool_end; ++i) {
+    if (nibble(key[i]) < 0) {
+      return false;
+    }
+    pool = pool << 4 | static_cast<uint64_t>(nibble(key[i]));
+  }
+  std::string ns;
+  if ((ns_end - pool_end - 1) % 2 != 0) {
+    return false;
+  }
+  for (size_t i = pool_end + 1; i < ns_end; i += 2) {
+    if (nibble(key[i]) < 0 || nibble(key[i + 1]) < 0) {
+      return false;
+    }
+    ns.push_back(static_cast<char>(nibble(key[i]) << 4 | nibble(key[i + 1])));
+  }
+  ChildImageSpec parsed{static_cast<int64_t>(pool), ns, key.substr(ns_end + 1)};
+  if (parsed.pool_id < 0 || !is_valid_image_id(parsed.image_id) ||
+      head_child_key(parsed) != key) {
+    return false;
+  }
+  *child = parsed;
+  return true;
+}
+
 bool is_valid_image_id(const std::string& id) {
   if (id.empty()) {
     return false;

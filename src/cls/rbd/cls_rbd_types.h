@@ -270,6 +270,9 @@ constexpr const char* SNAPSHOT_KEY_PREFIX = "snapshot_";
 // reads every key from "snapshot_" to the end of the omap.
 constexpr const char* HEAD_CHILD_KEY_PREFIX = "head_child_";
 std::string head_child_key(const ChildImageSpec& child);
+// The child a key names, if the key is exactly what head_child_key() writes
+// for it (raw omap edits can store anything under the prefix).
+bool parse_head_child_key(const std::string& key, ChildImageSpec* child);
 
 // The value of a head_child_ key.  Overlay v3 writes envelope (3,1): the
 // ChildImageSpec v2 fields, then u8 state and utime since (when the state
@@ -284,6 +287,9 @@ struct HeadChildEntry {
     // and the fence stay until a client has checked that the child no
     // longer reads through the parent (standalone_child_remove).
     DETACHING = 1,
+    // Reported by standalone_children_list, never stored: the value does
+    // not decode or names another child than the key (raw omap edits).
+    MALFORMED = 2,
   };
   ChildImageSpec child;
   uint8_t state = ATTACHED;

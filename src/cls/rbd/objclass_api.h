@@ -61,6 +61,8 @@ int remove(cls_method_context_t hctx, const std::string& key);
 int get_u64(cls_method_context_t hctx, const std::string& key, uint64_t* v);
 int set_u64(cls_method_context_t hctx, const std::string& key, uint64_t v);
 int get_parent(cls_method_context_t hctx, ParentRecord* parent);
+// This image's id, from its object_prefix.
+int own_image_id(cls_method_context_t hctx, std::string* id);
 // The `features` of an image header: -ENOENT without the object, -ENOEXEC
 // when it has no `features` key (a format 1 image, or not a header).
 int header_features(cls_method_context_t hctx, uint64_t* features);

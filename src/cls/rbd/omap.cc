@@ -103,6 +103,24 @@ int header_features(cls_method_context_t hctx, uint64_t* features) {
   return r == -ENOENT ? -ENOEXEC : r;
 }
 
+int own_image_id(cls_method_context_t hctx, std::string* id) {
+  // The OSD does not tell a method which object it runs on; the header's
+  // object_prefix ("rbd_data.<id>", or "rbd_data.<data pool>.<id>") does.
+  std::string raw;
+  int r = get(hctx, "object_prefix", &raw);
+  if (r < 0) {
+    return r;
+  }
+  try {
+    const std::string prefix = Decoder(raw).str();
+    *id = prefix.substr(prefix.rfind('.') + 1);
+  } catch (const DecodeError&) {
+    CLS_ERR("cannot decode omap key object_prefix");
+    return -EIO;
+  }
+  return 0;
+}
+
 int get_parent(cls_method_context_t hctx, ParentRecord* parent) {
   return get_decoded(hctx, "parent", parent);
 }

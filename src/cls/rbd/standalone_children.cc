@@ -46,9 +46,19 @@ int check_child_spec(const ChildImageSpec& child) {
   return 0;
 }
 
+// A registry key that head_child_key() did not write (raw omap edits) is
+// listed as the spec {pool -1, "", key without the prefix}, state
+// MALFORMED, so that paging goes on past it and standalone_child_remove can
+// drop it.
+bool is_raw_key_spec(const ChildImageSpec& child) {
+  return child.pool_id == -1 && child.pool_namespace.empty() && !child.image_id.empty();
+}
+
 // Decodes the payload: (u64 snap_id, ChildImageSpec) for the stock-named
-// methods, a ChildImageSpec alone for standalone_child_*.
-int decode_child_payload(ceph::bufferlist* in, bool with_snap_id, ChildImageSpec* child) {
+// methods, a ChildImageSpec alone for standalone_child_*.  With
+// `allow_raw_key`, the spec may name a malformed key (is_raw_key_spec).
+int decode_child_payload(ceph::bufferlist* in, bool with_snap_id, ChildImageSpec* child,
+                         bool allow_raw_key = false) {
   try {
     const std::string payload = omap::to_string(*in);
     Decoder d(payload);
@@ -60,7 +70,19 @@ int decode_child_payload(ceph::bufferlist* in, bool with_snap_id, ChildImageSpec
     CLS_LOG(5, "standalone child payload: %s", e.what());
     return -EINVAL;
   }
+  ChildImageSpec canonical;
+  if (allow_raw_key && is_raw_key_spec(*child)) {
+    // Only a key that no child spec names; a well-formed one must be named
+    // by its spec.
+    return parse_head_child_key(HEAD_CHILD_KEY_PREFIX + child->image_id, &canonical) ? -EINVAL
+                                                                                     : 0;
+  }
   return check_child_spec(*child);
+}
+
+std::string registry_key(const ChildImageSpec& child) {
+  return is_raw_key_spec(child) ? HEAD_CHILD_KEY_PREFIX + child.image_id
+                                : head_child_key(child);
 }
 
 int check_header(cls_method_context_t hctx) {
@@ -69,7 +91,9 @@ int check_header(cls_method_context_t hctx) {
 }
 
 // Up to `max` registry entries after the key `after`; *last_key is the last
-// key read, so paging goes by keys whatever the values hold.
+// key read.  Each entry names the child its key names, whatever the value
+// holds, so paging by entries is paging by keys; an entry whose value does
+// not match its key is reported MALFORMED.
 int list_entries(cls_method_context_t hctx, const std::string& after, uint64_t max,
                  std::vector<HeadChildEntry>* out, std::string* last_key, bool* more) {
   std::map<std::string, std::string> vals;
@@ -78,13 +102,25 @@ int list_entries(cls_method_context_t hctx, const std::string& after, uint64_t m
     return r;
   }
   for (const auto& [key, value] : vals) {
-    try {
-      out->push_back(decode_from_string<HeadChildEntry>(value));
-    } catch (const DecodeError&) {
-      CLS_ERR("cannot decode HEAD child entry %s", key.c_str());
-      return -EIO;
-    }
     *last_key = key;
+    HeadChildEntry entry{{}, HeadChildEntry::MALFORMED, {}};
+    if (!parse_head_child_key(key, &entry.child)) {
+      CLS_ERR("malformed HEAD child key %s", key.c_str());
+      entry.child = {-1, "", key.substr(std::string(HEAD_CHILD_KEY_PREFIX).size())};
+      out->push_back(entry);
+      continue;
+    }
+    try {
+      auto stored = decode_from_string<HeadChildEntry>(value);
+      if (stored.child == entry.child && stored.state <= HeadChildEntry::DETACHING) {
+        entry = stored;
+      }
+    } catch (const DecodeError&) {
+    }
+    if (entry.state == HeadChildEntry::MALFORMED) {
+      CLS_ERR("malformed HEAD child entry %s", key.c_str());
+    }
+    out->push_back(entry);
   }
   return 0;
 }
@@ -109,16 +145,16 @@ struct Request {
 // The common start of every registry change: a format 2 header, a valid
 // child spec, and the child's current entry.
 int read_request(cls_method_context_t hctx, ceph::bufferlist* in, bool with_snap_id,
-                 Request* req) {
+                 Request* req, bool allow_raw_key = false) {
   int r = check_header(hctx);
   if (r < 0) {
     return r;
   }
-  r = decode_child_payload(in, with_snap_id, &req->child);
+  r = decode_child_payload(in, with_snap_id, &req->child, allow_raw_key);
   if (r < 0) {
     return r;
   }
-  req->key = head_child_key(req->child);
+  req->key = registry_key(req->child);
   std::string existing;
   r = omap::get(hctx, req->key, &existing);
   if (r == -ENOENT) {
@@ -136,6 +172,29 @@ int read_request(cls_method_context_t hctx, ceph::bufferlist* in, bool with_snap
   return 0;
 }
 
+// -ELOOP if `child` is this image or its parent: registering it would close
+// a loop (the id alone is compared for the image itself: the OSD cannot
+// tell its own pool).
+int check_not_ancestor(cls_method_context_t hctx, const ChildImageSpec& child) {
+  std::string own_id;
+  int r = omap::own_image_id(hctx, &own_id);
+  if (r < 0) {
+    return r;
+  }
+  if (child.image_id == own_id) {
+    CLS_LOG(5, "attach: an image cannot be its own child");
+    return -ELOOP;
+  }
+  ParentRecord parent;
+  r = omap::get_parent(hctx, &parent);
+  if (r == 0 && parent.pool_id == child.pool_id &&
+      parent.pool_namespace == child.pool_namespace && parent.image_id == child.image_id) {
+    CLS_LOG(5, "attach: the child is this image's parent");
+    return -ELOOP;
+  }
+  return r == -ENOENT ? 0 : r;
+}
+
 int write_entry(cls_method_context_t hctx, const Request& req, uint8_t state) {
   HeadChildEntry entry{req.child, state, omap::now()};
   return omap::set(hctx, req.key, encode_to_string(entry));
@@ -149,6 +208,10 @@ int attach(cls_method_context_t hctx, ceph::bufferlist* in, bool stock_payload) 
   }
   if (req.entry) {
     return -EEXIST;
+  }
+  r = check_not_ancestor(hctx, req.child);
+  if (r < 0) {
+    return r;
   }
   fence::Status status;
   r = fence::read_status(hctx, &status);
@@ -190,7 +253,8 @@ bool peek_snap_id(ceph::bufferlist* in, uint64_t* snap_id) {
  * Input: ChildImageSpec child.  Output: none (the OSD drops the output of
  * write methods: read standalone_fence_status first to know whether this
  * call will raise the fence).
- * -EEXIST registered; -EINVAL bad payload or spec, or the image has no
+ * -EEXIST registered; -ELOOP the child is this image or its parent;
+ * -EINVAL bad payload or spec, or the image has no
  * exclusive-lock feature; -EBUSY its exclusive lock is held (a writer);
  * -EROFS a non-primary (mirrored) image; -ENOENT no header; -ENOEXEC not a
  * format 2 header.
@@ -244,12 +308,14 @@ int child_detach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferli
  * Drops a HEAD child's entry; with the last one, lowers the fence.  The
  * caller must have checked that the child does not read through this
  * parent (standalone_link_state on the child).
- * Input: ChildImageSpec child.  Output: none.  -ENOENT if not registered.
+ * Input: ChildImageSpec child (or, for a malformed key that
+ * standalone_children_list reported, the spec it reported).  Output: none.
+ * -ENOENT if not registered.
  */
 int standalone_child_remove(cls_method_context_t hctx, ceph::bufferlist* in,
                             ceph::bufferlist* out) {
   Request req;
-  int r = read_request(hctx, in, false, &req);
+  int r = read_request(hctx, in, false, &req, true);
   if (r < 0) {
     return r;
   }
@@ -307,7 +373,9 @@ int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferl
       break;
     }
     for (const auto& e : page) {
-      children.insert(e.child);
+      if (!is_raw_key_spec(e.child)) {
+        children.insert(e.child);
+      }
     }
   }
   out->append(omap::to_bufferlist(encode_child_set(children)));
@@ -315,8 +383,9 @@ int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferl
 }
 
 /**
- * One page of HEAD children, in ChildImageSpec order.
- * Input: ChildImageSpec start_after (pool -1: from the start), u64 max
+ * One page of HEAD children, in key order.
+ * Input: ChildImageSpec start_after (the last entry of the previous page;
+ * pool -1 and no id: from the start), u64 max
  * (1..4096).  Output: u32 n, n x HeadChildEntry, u8 more.  (A HeadChildEntry
  * decodes as a ChildImageSpec too: overlay v2 clients read the children.)
  */
@@ -340,8 +409,10 @@ int standalone_children_list(cls_method_context_t hctx, ceph::bufferlist* in,
   if (r < 0) {
     return r;
   }
-  std::string after = start_after.pool_id < 0 ? std::string(HEAD_CHILD_KEY_PREFIX)
-                                              : head_child_key(start_after);
+  // pool -1 with an empty id: from the start.
+  std::string after = start_after.pool_id < 0 && !is_raw_key_spec(start_after)
+                          ? std::string(HEAD_CHILD_KEY_PREFIX)
+                          : registry_key(start_after);
   std::vector<HeadChildEntry> page;
   std::string last_key;
   bool more = false;

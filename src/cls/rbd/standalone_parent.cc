@@ -78,8 +78,32 @@ int get_intent(cls_method_context_t hctx, LinkIntent* intent) {
   return 0;
 }
 
+// -ELOOP if linking this image to `spec` would close a loop the OSD can
+// see: the image itself, or one of its own HEAD children.  (The OSD cannot
+// tell its pool, so an equal id in another pool is refused too; ids are
+// unique per cluster in practice.)  Longer loops are refused by the client.
+int check_no_loop(cls_method_context_t hctx, const ParentImageSpec& spec) {
+  std::string own_id;
+  int r = omap::own_image_id(hctx, &own_id);
+  if (r < 0) {
+    return r;
+  }
+  if (spec.image_id == own_id) {
+    CLS_LOG(5, "standalone parent link: an image cannot be its own parent");
+    return -ELOOP;
+  }
+  std::string entry;
+  r = omap::get(hctx, head_child_key({spec.pool_id, spec.pool_namespace, spec.image_id}),
+                &entry);
+  if (r == 0) {
+    CLS_LOG(5, "standalone parent link: the parent is a HEAD child of this image");
+    return -ELOOP;
+  }
+  return r == -ENOENT ? 0 : r;
+}
+
 // The common start of prepare and attach: the payload (a spec and a u64),
-// a layering header without a parent record, and the link intent
+// a layering header without a parent record, no loop, and the link intent
 // (*intent_r: 0 or -ENOENT).
 int read_link_request(cls_method_context_t hctx, ceph::bufferlist* in, ParentImageSpec* spec,
                       uint64_t* extra, LinkIntent* intent, int* intent_r) {
@@ -98,6 +122,10 @@ int read_link_request(cls_method_context_t hctx, ceph::bufferlist* in, ParentIma
   } else if (r != -ENOENT) {
     return r;
   }
+  r = check_no_loop(hctx, *spec);
+  if (r < 0) {
+    return r;
+  }
   *intent_r = get_intent(hctx, intent);
   return *intent_r == -ENOENT ? 0 : *intent_r;
 }
@@ -112,7 +140,8 @@ constexpr uint64_t MAX_INTENT_SECONDS = 86400;
  * intent can be revoked after that).  Input: ParentImageSpec parent, u64
  * timeout seconds (1..86400).  Output: none.
  * -ENOENT no header; -ENOEXEC no layering; -EINVAL bad payload or spec;
- * -EEXIST the image has a parent record, or an intent for another parent.
+ * -EEXIST the image has a parent record, or an intent for another parent;
+ * -ELOOP the parent is this image or one of its HEAD children.
  * Preparing again for the same parent renews the intent.
  */
 int standalone_parent_prepare(cls_method_context_t hctx, ceph::bufferlist* in,
@@ -144,7 +173,8 @@ int standalone_parent_prepare(cls_method_context_t hctx, ceph::bufferlist* in,
  * Output: none.
  * -ENOENT no header; -ENOEXEC no layering; -EINVAL bad payload, pool < 0,
  * invalid image id, snap_id other than NOSNAP or overlap 0; -EEXIST the
- * image already has a parent record; -ESTALE no intent for this parent
+ * image already has a parent record; -ELOOP the parent is this image or
+ * one of its HEAD children; -ESTALE no intent for this parent
  * (never prepared, or revoked by a prune).  The overlap is clamped to the
  * size.
  */

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <list>
+#include <set>
+#include <tuple>
 
 #include "cls/rbd/cls_rbd_client.h"
 #include "cls/rbd/cls_rbd_types.h"
@@ -29,6 +31,47 @@ constexpr uint64_t FEATURES_NOT_INHERITED =
 constexpr uint64_t LINK_INTENT_SECONDS = 300;
 // The first overlay with the stored fence and link intents.
 constexpr uint32_t MIN_OVERLAY_VERSION = 3;
+
+// Deeper parent chains are refused as loops.
+constexpr int MAX_PARENT_CHAIN = 256;
+
+// -ELOOP if the parent chain starting at image `id` comes back to an image
+// it passed (a loop written by hand or by an old overlay): stock librbd
+// would open parents forever.  Walked with parent_get, without opening
+// anything.
+int check_parent_chain(librados::IoCtx& ioctx, const std::string& id) {
+  std::set<std::tuple<int64_t, std::string, std::string>> seen;
+  librados::IoCtx at = ioctx;
+  std::string image_id = id;
+  for (int depth = 0; depth <= MAX_PARENT_CHAIN; ++depth) {
+    if (!seen.insert({at.get_id(), at.get_namespace(), image_id}).second) {
+      return -ELOOP;
+    }
+    std::string reply;
+    int r = cl::exec(at, util::header_oid(image_id), "parent_get", {}, &reply);
+    if (r < 0) {
+      return r == -ENOENT || r == -EOPNOTSUPP ? 0 : r;  // removed meanwhile / old OSD
+    }
+    cls::rbd::standalone::ParentImageSpec parent;
+    try {
+      parent = cls::rbd::standalone::decode_from_string<
+          cls::rbd::standalone::ParentImageSpec>(reply);
+    } catch (const cls::rbd::standalone::DecodeError&) {
+      return -EBADMSG;
+    }
+    if (parent.pool_id < 0) {
+      return 0;
+    }
+    librados::IoCtx next;
+    r = util::ioctx_for(ioctx, parent.pool_id, parent.pool_namespace, &next);
+    if (r < 0) {
+      return 0;  // the parent's pool is gone: no loop through it
+    }
+    at = next;
+    image_id = parent.image_id;
+  }
+  return -ELOOP;
+}
 
 // "client.N (lock owner) at ADDR, ..." for the image's exclusive lock.
 std::string lock_owners(librados::IoCtx& ioctx, const std::string& oid) {
@@ -109,9 +152,16 @@ int CloneRequest::validate() {
                              m_parent_name.substr(m_parent_name.find('@') + 1) +
                              "' (use 'rbd clone' for snapshot clones)");
   }
+  // Before any open: opening an image opens its parents.
+  std::string id;
+  int r = util::image_id_by_name(m_parent_ioctx, m_parent_name, &id);
+  if (r == 0 && (r = check_parent_chain(m_parent_ioctx, id)) == -ELOOP) {
+    return fail(r, "the parent chain of " + m_parent_name + " loops back on itself (or is "
+                   "deeper than " + std::to_string(MAX_PARENT_CHAIN) + "): cannot clone it");
+  }
   librbd::RBD rbd;
   librbd::Image parent;
-  int r = rbd.open_read_only(m_parent_ioctx, parent, m_parent_name.c_str(), nullptr);
+  r = rbd.open_read_only(m_parent_ioctx, parent, m_parent_name.c_str(), nullptr);
   if (r < 0) {
     return fail(r, "error opening parent image " + pool_spec(m_parent_ioctx) + "/" +
                        m_parent_name);
@@ -319,7 +369,7 @@ int CloneRequest::register_on_parent() {
 int CloneRequest::check_writers() {
   if (!m_raised_fence) {
     // The fence was up before this clone: nobody can have been writing.
-    return check_parent_size();
+    return check_parent_unchanged();
   }
   std::string oid = util::header_oid(m_parent_id);
   // Open clients re-read the header and turn read-only; a client that
@@ -342,17 +392,29 @@ int CloneRequest::check_writers() {
                             " is open for writing by " + writers +
                             ": close it there (or wait for the watch to time out) and retry");
   }
-  return check_parent_size();
+  return check_parent_unchanged();
 }
 
-int CloneRequest::check_parent_size() {
-  // Nothing can change the parent from here on; it must still be the
-  // image the child was sized for.
+int CloneRequest::check_parent_unchanged() {
+  // Nothing can change or remove the parent from here on; it must still be
+  // the image the child was sized for, and still in the pool's directory: a
+  // stock `rbd rm` moves it to the trash first (and only then removes it),
+  // so a parent missing here is being removed, and a child linked to it
+  // would strand it in the trash.
+  std::string name;
+  int r = util::image_name_by_id(m_parent_ioctx, m_parent_id, &name);
+  if (r == -ENOENT) {
+    return fail(-ENOENT, "parent image " + m_parent_name +
+                             " was moved to the trash (being removed) while being cloned");
+  }
+  if (r < 0) {
+    return fail(r, "cannot look the parent up in the pool's directory");
+  }
   std::string oid = util::header_oid(m_parent_id);
   std::string reply_size;
   cls::rbd::standalone::Encoder e;
   e.u64(NOSNAP);
-  int r = cl::exec(m_parent_ioctx, oid, "get_size", e.bytes(), &reply_size);
+  r = cl::exec(m_parent_ioctx, oid, "get_size", e.bytes(), &reply_size);
   if (r < 0 || reply_size.size() < 9) {
     return fail(r < 0 ? r : -EBADMSG, "cannot re-read the parent's size");
   }

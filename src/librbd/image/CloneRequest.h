@@ -23,8 +23,9 @@ namespace librbd::standalone::image {
  * <start>
  *    |
  *    v
- * VALIDATE                 parent exists (no @snap), child name free,
- *    |                     options valid, rbd_standalone_clone_* options
+ * VALIDATE                 parent exists (no @snap), its parent chain has
+ *    |                     no loop, child name free, options valid,
+ *    |                     rbd_standalone_clone_* options
  *    v
  * CHECK_PARENT_OVERLAY     the OSD serving the parent's header runs the
  *    |                     cls_rbd overlay v3+ (else -EOPNOTSUPP)
@@ -52,7 +53,9 @@ namespace librbd::standalone::image {
  *    |                     open clients refresh (and turn read-only); a
  *    |                     remaining watcher opened the parent read-write:
  *    |                     -EBUSY naming it.  The parent's size must not
- *    |                     have changed since VALIDATE
+ *    |                     have changed since VALIDATE, and it must still
+ *    |                     be in the directory (a stock rm that moved it
+ *    |                     to the trash meanwhile: -ENOENT)
  *    v
  * LINK_CHILD               standalone_parent_attach on the child: consumes
  *    |                     the intent; the child now reads through
@@ -103,7 +106,7 @@ private:
   int prepare_link();
   int register_on_parent();
   int check_writers();
-  int check_parent_size();
+  int check_parent_unchanged();
   int link_child();
   int notify_parent();
   void rollback();

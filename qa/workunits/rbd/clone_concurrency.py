@@ -1,0 +1,1078 @@
+#!/usr/bin/python3
+"""Clone one parent many times at once while its other children go away.
+
+One parent P (written with a pattern distinct per 4 KiB block of every
+object, with two holes and a half-written last object) goes through these
+stages, in a pool of its own:
+
+  1 clone   N clones at once: half `rbd clone-standalone` processes of the
+            project's CLI, half threads of this process calling
+            rbd_standalone's clone_standalone.  All must succeed; then the
+            registry holds exactly these N children, all ATTACHED, and the
+            fence is up.
+  2 race    (each round) M more clones run while existing children are
+            removed (stock `/usr/bin/rbd rm`, project `rbd rm`) and flattened
+            (stock and project `flatten`), and `rbd children --prune P`
+            loops.  Every child writes its own markers first (a new one right
+            after its clone).  Then, after the project's `rbd children P`
+            (which completes the detaches the stock tools left): the registry
+            (names, ids, ATTACHED), the children that really link to P and
+            the script's own book are one and the same set; flattened
+            children are unlinked, removed ones gone (no id object, header,
+            directory or trash entry); the fence is up.
+  3 data    every child left, linked or flattened, reads P's pattern except
+            where it wrote, and its own bytes there.
+  4 remove  every linked child removed at once (stock and project rm) while
+            the project's `rbd children P` loops to complete the detaches.
+            Afterwards 0 entries and the whole fence down.
+  5 parent  P's data never changed (sha256 at the start and now); stock
+            python rbd writes it; the project's `rbd rm P` removes it; the
+            flattened children still read their data without it.
+
+A monitor thread samples P's fence, registry and every child's link the
+whole time.  Links are read before and after the fence/registry read, and
+a child never links again once unlinked, so a child linked at both reads
+was linked in between.  In every sample:
+
+  - the fence is whole (non-primary, marker, fence lock) when the registry
+    has entries and wholly down when it has none, never partly up;
+  - a child linked at both reads is registered and the fence is up;
+  - stage 4 (no clone runs, so nothing links anew): a child linked at the
+    second read means the fence was up; once down, the fence stays down
+    with 0 entries (it is lifted only at 0).
+
+Failures of a racing operation allowed, because they are documented (each
+is printed, and the state must still be exact, with the child kept):
+  rm (stock or project) exiting 16 (EBUSY) "image has watchers": another
+  client had the child open (stock rm refuses such an image).
+Any other failure, an operation running longer than --op-timeout (a hang),
+a wrong count, a partly raised or a missing fence, or wrong data is a
+violation.
+
+Prints a table of stages (operations started/ok/failed by errno or exit
+code, registry count expected/seen, fence, monitor samples, data checks,
+elapsed), the operations per kind, and "N passed, M failed"; exits 1 on any
+violation.  --inject KIND breaks one thing on purpose (to see the checks
+fail).  Needs CEPH_CONF (a cluster with the overlay), PYTHONPATH with
+rbd_standalone and the project's rbd (--rbd or PROJECT_RBD):
+
+  with_cluster.sh src/vstart.sh build/lib/rados-classes PORT \\
+      /usr/bin/python3 qa/workunits/rbd/clone_concurrency.py --quick
+  ... clone_concurrency.py --clones 32 --rounds 3
+
+Run with /usr/bin/python3.
+"""
+
+import argparse
+import collections
+import errno
+import hashlib
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import rados
+import rbd
+
+try:
+    import rbd_standalone  # noqa: F401  (adds clone_standalone & co to rbd.RBD)
+except ImportError as e:
+    sys.exit('FAIL: cannot import rbd_standalone (%s): set PYTHONPATH to build/lib/python' % e)
+
+STOCK_RBD = '/usr/bin/rbd'
+NOSNAP = 0xFFFFFFFFFFFFFFFE
+ORDER = 18                      # 256 KiB objects: copy-ups stay cheap
+OBJ = 1 << ORDER
+OBJECTS = 16
+SIZE = OBJ * OBJECTS
+BLOCK = 4096
+HOLES = (5, 11)                 # never written in P: children read zeros there
+HALF = OBJECTS - 1              # only its first half written
+FEATURES = (rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK |
+            rbd.RBD_FEATURE_OBJECT_MAP | rbd.RBD_FEATURE_FAST_DIFF |
+            rbd.RBD_FEATURE_DEEP_FLATTEN)
+MARKERS_PER_ROUND = 3
+PAGE = 16                       # registry page: larger registries span pages
+ATTACHED, DETACHING = 0, 1
+LINK_HEAD, LINK_SNAPSHOTS = 1, 2
+PARENT = 'cc-parent'
+INJECTIONS = ('registry', 'data', 'fence', 'parent')
+
+
+def log(msg=''):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- encoding --
+
+def envelope(v, compat, payload):
+    return struct.pack('<BBI', v, compat, len(payload)) + payload
+
+
+def enc_str(s):
+    b = s.encode()
+    return struct.pack('<I', len(b)) + b
+
+
+def child_spec(pool_id, image_id, ns=''):
+    return envelope(2, 1, struct.pack('<q', pool_id) + enc_str(image_id) + enc_str(ns))
+
+
+def parent_spec(pool_id, image_id):
+    return envelope(1, 1, struct.pack('<q', pool_id) + enc_str('') + enc_str(image_id) +
+                    struct.pack('<Q', NOSNAP))
+
+
+class Reader:
+    def __init__(self, data):
+        self.b = bytes(data)
+        self.off = 0
+
+    def take(self, fmt):
+        v = struct.unpack_from(fmt, self.b, self.off)[0]
+        self.off += struct.calcsize(fmt)
+        return v
+
+    def str(self):
+        n = self.take('<I')
+        s = self.b[self.off:self.off + n].decode()
+        self.off += n
+        return s
+
+    def envelope(self):
+        v, compat, n = struct.unpack_from('<BBI', self.b, self.off)
+        self.off += 6
+        return v, self.off + n
+
+
+def header(image_id):
+    return 'rbd_header.' + image_id
+
+
+def code_name(code):
+    """An exit code or errno as 'EBUSY/16' (or 'hang', 'signal 9')."""
+    if isinstance(code, str):
+        return code
+    if code < 0:
+        return 'signal %d' % -code
+    return '%s/%d' % (errno.errorcode.get(code, 'rc'), code)
+
+
+# ------------------------------------------------------------- the parent --
+
+def parent_pattern():
+    """P's bytes: a digest of (object, block) repeated over each block."""
+    out = bytearray(SIZE)
+    for obj in range(OBJECTS):
+        if obj in HOLES:
+            continue
+        blocks = OBJ // BLOCK // (2 if obj == HALF else 1)
+        for blk in range(blocks):
+            d = hashlib.sha256(b'parent %d %d' % (obj, blk)).digest()
+            off = obj * OBJ + blk * BLOCK
+            out[off:off + BLOCK] = d * (BLOCK // len(d))
+    return bytes(out)
+
+
+def describe_offset(off):
+    obj, rest = divmod(off, OBJ)
+    kind = 'hole' if obj in HOLES else 'half-written' if obj == HALF else 'data'
+    return 'object %d (%s) +%d' % (obj, kind, rest)
+
+
+# ------------------------------------------------------------ bookkeeping --
+
+class Child:
+    def __init__(self, name, how, rnd):
+        self.name = name
+        self.how = how          # cli or api (how it was cloned)
+        self.round = rnd
+        self.id = None
+        self.fate = 'cloning'   # linked, flattened, removed, never (clone failed)
+        self.markers = []       # (offset, bytes) in the order written
+
+
+class Stage:
+    """One row of the table."""
+
+    def __init__(self, name):
+        self.name = name
+        self.t0 = time.time()
+        self.t1 = None
+        self.started = collections.Counter()
+        self.ok = collections.Counter()
+        self.failed = collections.Counter()     # (kind, code) -> n
+        self.spans = []                         # (start, end, kind)
+        self.documented = []
+        self.lock = threading.Lock()
+        self.registry = '-'
+        self.fence = '-'
+        self.samples = '-'
+        self.data = [0, 0]      # ok, checked
+
+    def record(self, kind, target, code, t_start):
+        with self.lock:
+            self.spans.append((t_start, time.time(), kind))
+            self.started[kind] += 1
+            if code == 0:
+                self.ok[kind] += 1
+            else:
+                self.failed[(kind, code)] += 1
+
+    def peak(self, prefix=''):
+        """The most operations (of kinds starting with prefix) in flight at once."""
+        events = sorted([(a, 1) for a, _, k in self.spans if k.startswith(prefix)] +
+                        [(b, -1) for _, b, k in self.spans if k.startswith(prefix)])
+        now = best = 0
+        for _, d in events:
+            now += d
+            best = max(best, now)
+        return best
+
+    def failed_text(self):
+        by = collections.Counter()
+        for (kind, code), n in self.failed.items():
+            by[code_name(code)] += n
+        return ','.join('%s:%d' % kv for kv in sorted(by.items())) or '-'
+
+
+class Run:
+    def __init__(self, args, conf):
+        self.args = args
+        self.conf = conf
+        self.pool = args.pool
+        self.rbd_cli = args.rbd
+        self.rng = random.Random(args.seed)
+        self.passed = 0
+        self.violations = collections.Counter()
+        self.vlock = threading.Lock()
+        self.stages = []
+        self.children = []
+        self.book = threading.Lock()
+        self.pattern = parent_pattern()
+        self.pattern_sha = hashlib.sha256(self.pattern).hexdigest()
+        self.cluster = rados.Rados(conffile=conf)
+        self.cluster.connect()
+        self.io = self.cluster.open_ioctx(self.pool)
+        self.pool_id = self.cluster.pool_lookup(self.pool)
+        self.rbd = rbd.RBD()
+        self.next_child = 0
+        self.parent_id = None
+        self.pspec = None
+        self.monitor = None
+        self.injected = None
+
+    # --------------------------------------------------------- checking --
+
+    def check(self, stage, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.violate(stage, what)
+        return ok
+
+    def violate(self, stage, what):
+        msg = '%s: %s' % (stage.name if stage else '-', what)
+        with self.vlock:
+            self.violations[msg] += 1
+            if self.violations[msg] > 1:
+                return  # the monitor sees a lasting fault in sample after sample
+        log('VIOLATION: %s' % msg)
+
+    def spec(self, name):
+        return '%s/%s' % (self.pool, name)
+
+    def run_cmd(self, argv):
+        """(exit code or 'hang', stdout, stderr)."""
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True,
+                               timeout=self.args.op_timeout)
+        except subprocess.TimeoutExpired:
+            return 'hang', '', 'still running after %d s (killed)' % self.args.op_timeout
+        except OSError as e:
+            return 'exec ' + errno.errorcode.get(e.errno, '?'), '', str(e)
+        return p.returncode, p.stdout, p.stderr
+
+    # ------------------------------------------------ cluster state reads --
+
+    def image_id(self, name):
+        try:
+            return self.io.read('rbd_id.' + name)[4:].decode()
+        except rados.ObjectNotFound:
+            return None
+
+    def exists(self, oid):
+        try:
+            self.io.stat(oid)
+            return True
+        except rados.ObjectNotFound:
+            return False
+
+    def call(self, io, oid, method, data=b'', length=1 << 20):
+        return io.execute(oid, 'rbd', method, data, length=length)[1]
+
+    def registry(self, io=None):
+        """P's entries as [(pool_id, ns, id, state)], read a page at a time."""
+        io = io or self.io
+        out = []
+        after = child_spec(-1, '')
+        while True:
+            data = self.call(io, header(self.parent_id), 'standalone_children_list',
+                             after + struct.pack('<Q', PAGE))
+            r = Reader(data)
+            n = r.take('<I')
+            for _ in range(n):
+                v, end = r.envelope()
+                pool, iid = r.take('<q'), r.str()
+                ns = r.str() if v >= 2 else ''
+                state = r.take('<B') if v >= 3 else ATTACHED
+                r.off = end
+                out.append((pool, ns, iid, state))
+            more = r.take('<B')
+            if n == 0 or not more:
+                return out
+            after = child_spec(out[-1][0], out[-1][2], out[-1][1])
+
+    def count(self, io=None):
+        data = self.call(io or self.io, header(self.parent_id), 'standalone_children_count')
+        return struct.unpack('<Q', data)[0]
+
+    def children_list_nosnap(self):
+        """The stock-named view of the registry: children_list(CEPH_NOSNAP)."""
+        data = self.call(self.io, header(self.parent_id), 'children_list',
+                         struct.pack('<Q', NOSNAP))
+        r = Reader(data)
+        ids = []
+        for _ in range(r.take('<I')):
+            _, end = r.envelope()
+            r.take('<q')
+            ids.append(r.str())
+            r.off = end
+        return ids
+
+    def fence(self, io=None):
+        """(marker, non_primary, lock, has_children) in one OSD read."""
+        data = self.call(io or self.io, header(self.parent_id), 'standalone_fence_status')
+        r = Reader(data)
+        r.envelope()
+        marker, non_primary, lock = r.take('<B'), r.take('<B'), r.take('<B')
+        r.str()
+        return marker, non_primary, lock, r.take('<B')
+
+    @staticmethod
+    def fence_word(f):
+        marker, non_primary, lock, has = f
+        if marker and non_primary and lock == 1:
+            return 'up'
+        if not marker and not non_primary and lock == 0:
+            return 'down'
+        return 'PARTIAL(marker=%d,non-primary=%d,lock=%d)' % (marker, non_primary, lock)
+
+    def linked(self, image_id, io=None):
+        """Whether the image reads through P (HEAD or its snapshots)."""
+        try:
+            state = self.call(io or self.io, header(image_id), 'standalone_link_state',
+                              self.pspec, length=16)
+        except rados.ObjectNotFound:
+            return False
+        return state[0] in (LINK_HEAD, LINK_SNAPSHOTS)
+
+    def all_images(self, io=None):
+        """{id: name} of every image in the pool, the trash included."""
+        io = io or self.io
+        out = {x['id']: x['name'] for x in self.rbd.list2(io)}
+        for t in self.rbd.trash_list(io):
+            out.setdefault(t['id'], 'trash:' + t['name'])
+        return out
+
+    def read_image(self, name):
+        with rbd.Image(self.io, name, read_only=True) as img:
+            return img.read(0, SIZE)
+
+    # ------------------------------------------------------- operations --
+
+    def new_child(self, how, rnd):
+        with self.book:
+            self.next_child += 1
+            c = Child('cc-c%03d' % self.next_child, how, rnd)
+            self.children.append(c)
+        return c
+
+    def clone(self, stage, c, api_io):
+        t = time.time()
+        if c.how == 'cli':
+            code, _, err = self.run_cmd([self.rbd_cli, 'clone-standalone',
+                                         self.spec(PARENT), self.spec(c.name)])
+        else:
+            code, err = 0, ''
+            try:
+                self.rbd.clone_standalone(api_io, PARENT, api_io, c.name)
+            except rbd.Error as e:
+                code, err = e.errno or 'error', str(e)
+        stage.record('clone/%s' % c.how, c.name, code, t)
+        if code != 0:
+            c.fate = 'never'
+            self.violate(stage, 'clone %s (%s) failed %s: %s' % (
+                c.name, c.how, code_name(code), err.strip()[-300:]))
+            return False
+        c.id = self.image_id(c.name)
+        c.fate = 'linked'
+        return True
+
+    def write_markers(self, stage, c, rnd, api_io):
+        """Writes this child's markers of round rnd: one into a hole of P,
+        the others into data objects, each unaligned within one object."""
+        rng = random.Random('%s %s %d' % (self.args.seed, c.name, rnd))
+        objs = [rng.choice(HOLES)] + rng.sample(
+            [o for o in range(OBJECTS) if o not in HOLES], MARKERS_PER_ROUND - 1)
+        todo = []
+        for j, obj in enumerate(objs):
+            payload = ('<%s round %d marker %d>' % (c.name, rnd, j)).encode()
+            payload = (payload * (3000 // len(payload) + 1))[:2900 + 37 * j]
+            off = obj * OBJ + rng.randrange(0, OBJ - len(payload))
+            todo.append((off, payload))
+        code, err, t = 0, '', time.time()
+        try:
+            with rbd.Image(api_io, c.name) as img:
+                for off, payload in todo:
+                    img.write(payload, off)
+                    c.markers.append((off, payload))
+        except rbd.Error as e:
+            code, err = e.errno or 'error', str(e)
+        stage.record('write', c.name, code, t)
+        if code != 0:
+            self.violate(stage, 'writing the markers of %s failed %s: %s' % (
+                c.name, code_name(code), err))
+        return code == 0
+
+    def remove(self, stage, c, tool):
+        argv = [STOCK_RBD if tool == 'stock' else self.rbd_cli, 'rm', '--no-progress',
+                self.spec(c.name)]
+        t = time.time()
+        code, _, err = self.run_cmd(argv)
+        stage.record('rm/%s' % tool, c.name, code, t)
+        if code == 0:
+            c.fate = 'removed'
+        elif code == errno.EBUSY and 'watchers' in err:
+            stage.documented.append('rm/%s %s: EBUSY, image has watchers' % (tool, c.name))
+            self.observe_fate(c)
+        else:
+            self.violate(stage, 'rm/%s %s failed %s: %s' % (tool, c.name, code_name(code),
+                                                            err.strip()[-300:]))
+            self.observe_fate(c)
+
+    def flatten(self, stage, c, tool):
+        argv = [STOCK_RBD if tool == 'stock' else self.rbd_cli, 'flatten', '--no-progress',
+                self.spec(c.name)]
+        t = time.time()
+        code, _, err = self.run_cmd(argv)
+        stage.record('flatten/%s' % tool, c.name, code, t)
+        if code == 0:
+            c.fate = 'flattened'
+        else:
+            self.violate(stage, 'flatten/%s %s failed %s: %s' % (
+                tool, c.name, code_name(code), err.strip()[-300:]))
+            self.observe_fate(c)
+
+    def observe_fate(self, c):
+        # After a failed operation the book follows what the cluster shows,
+        # so that later checks stay meaningful.
+        if c.id is None or not self.exists(header(c.id)):
+            c.fate = 'removed'
+        else:
+            c.fate = 'linked' if self.linked(c.id) else 'flattened'
+
+    def children_cmd(self, stage, prune):
+        argv = [self.rbd_cli, 'children'] + (['--prune'] if prune else []) + \
+               ['--format', 'json', self.spec(PARENT)]
+        t = time.time()
+        code, out, err = self.run_cmd(argv)
+        kind = 'children --prune' if prune else 'children'
+        stage.record(kind, PARENT, code, t)
+        if code != 0:
+            self.violate(stage, '%s failed %s: %s' % (kind, code_name(code), err.strip()[-300:]))
+            return None
+        return json.loads(out)
+
+    def run_concurrently(self, stage, pipelines, loop=None):
+        """Starts every pipeline (a list of steps, run in order; a step
+        returning False ends its pipeline) in its own thread at one go, and
+        `loop` over and over until they are all done."""
+        go = threading.Event()
+        done = threading.Event()
+
+        def pipeline(steps):
+            go.wait()
+            try:
+                for step in steps:
+                    if step() is False:
+                        return
+            except Exception as e:  # a bug here or an unexpected reply: fail, go on
+                self.violate(stage, 'operation raised %s: %s' % (type(e).__name__, e))
+
+        def looping():
+            go.wait()
+            while not done.is_set():
+                loop()
+
+        threads = [threading.Thread(target=pipeline, args=(p,), daemon=True) for p in pipelines]
+        looper = threading.Thread(target=looping, daemon=True) if loop else None
+        for t in threads + ([looper] if looper else []):
+            t.start()
+        go.set()
+        deadline = time.time() + self.args.op_timeout * 3
+        for t in threads:
+            t.join(max(0.0, deadline - time.time()))
+        done.set()
+        if looper:
+            looper.join(max(1.0, deadline - time.time()))
+        stuck = sum(t.is_alive() for t in threads + ([looper] if looper else []))
+        if stuck:
+            self.violate(stage, '%d operation(s) still running after %d s: hang' % (
+                stuck, self.args.op_timeout * 3))
+            self.finish()
+            os._exit(1)
+
+    # ----------------------------------------------------------- checks --
+
+    def expected(self, c):
+        data = bytearray(self.pattern)
+        for off, payload in c.markers:
+            data[off:off + len(payload)] = payload
+        return bytes(data)
+
+    def check_parent_data(self, stage):
+        got = self.read_image(PARENT)
+        sha = hashlib.sha256(got).hexdigest()
+        return self.check(stage, sha == self.pattern_sha,
+                          'parent data changed: sha256 %s, was %s%s' % (
+                              sha[:16], self.pattern_sha[:16], self.first_diff(self.pattern, got)))
+
+    @staticmethod
+    def first_diff(want, got):
+        if len(want) != len(got):
+            return ' (length %d, expected %d)' % (len(got), len(want))
+        for off in range(0, len(want), BLOCK):
+            if want[off:off + BLOCK] != got[off:off + BLOCK]:
+                i = next(k for k in range(BLOCK) if want[off + k] != got[off + k])
+                return ' (first difference at %s: expected %r, got %r)' % (
+                    describe_offset(off + i), want[off + i:off + i + 12],
+                    got[off + i:off + i + 12])
+        return ''
+
+    def check_data(self, stage, which):
+        """Full content of each child in `which` (and the parent's)."""
+        for c in which:
+            try:
+                got = self.read_image(c.name)
+            except rbd.Error as e:
+                got = None
+                err = str(e)
+            stage.data[1] += 1
+            want = self.expected(c)
+            if got == want:
+                stage.data[0] += 1
+                self.passed += 1
+            else:
+                self.violate(stage, '%s (%s, %d markers) reads wrong data%s' % (
+                    c.name, c.fate, len(c.markers),
+                    ': %s' % err if got is None else self.first_diff(want, got)))
+        stage.data[1] += 1
+        if self.check_parent_data(stage):
+            stage.data[0] += 1
+
+    def check_state(self, stage):
+        """After `rbd children P`: registry == linked == the book, exactly."""
+        listed = self.children_cmd(stage, False)
+        want = {c.id: c for c in self.children if c.fate == 'linked'}
+        want_names = sorted(c.name for c in want.values())
+        reg = self.registry()
+        reg_ids = [iid for _, _, iid, _ in reg]
+        n = self.count()
+        stage.registry = '%d/%d' % (len(want), n)
+        self.check(stage, n == len(want), 'standalone_children_count %d, expected %d' % (
+            n, len(want)))
+        self.check(stage, sorted(reg_ids) == sorted(want),
+                   'registry ids differ: missing %s, extra %s' % (
+                       sorted(set(want) - set(reg_ids)), sorted(set(reg_ids) - set(want))))
+        self.check(stage, len(reg_ids) == len(set(reg_ids)), 'registry lists an id twice')
+        self.check(stage, all(s == ATTACHED for _, _, _, s in reg),
+                   'entries not ATTACHED: %s' % [(i, s) for _, _, i, s in reg if s != ATTACHED])
+        self.check(stage, all(p == self.pool_id and ns == '' for p, ns, _, _ in reg),
+                   'entries with a foreign pool or namespace: %s' % reg)
+        self.check(stage, sorted(self.children_list_nosnap()) == sorted(want),
+                   'children_list(CEPH_NOSNAP) differs from the expected children')
+        if listed is not None:
+            names = sorted(x['image'] for x in listed)
+            self.check(stage, names == want_names,
+                       '`rbd children` lists %s, expected %s' % (names, want_names))
+            odd = [x for x in listed if x['state'] != 'ok' or x['parent_type'] != 'standalone']
+            self.check(stage, not odd, '`rbd children` entries not ok/standalone: %s' % odd)
+        api = sorted(x['image'] for x in self.rbd.list_children_standalone(self.io, PARENT)
+                     if x['state'] == 'ok')
+        self.check(stage, api == want_names,
+                   'list_children_standalone lists %s, expected %s' % (api, want_names))
+        images = self.all_images()
+        linked = {i for i in images if self.linked(i)}
+        self.check(stage, linked == set(want),
+                   'images linked to the parent %s, expected %s' % (
+                       sorted(images[i] for i in linked), want_names))
+        f = self.fence()
+        stage.fence = self.fence_word(f)
+        self.check(stage, stage.fence == ('up' if want else 'down'),
+                   'fence %s with %d linked children' % (stage.fence, len(want)))
+        self.check(stage, bool(f[3]) == bool(want),
+                   'fence status has_children=%d with %d children' % (f[3], len(want)))
+        trash = {t['id'] for t in self.rbd.trash_list(self.io)}
+        for c in self.children:
+            if c.fate in ('removed', 'never'):
+                left = [what for what, there in (
+                    ('id object', self.exists('rbd_id.' + c.name)),
+                    ('header', c.id is not None and self.exists(header(c.id))),
+                    ('directory entry', c.name in images.values()),
+                    ('trash entry', c.id in trash)) if there]
+                self.check(stage, not left, '%s %s, but its %s remain(s)' % (
+                    c.name, 'removed' if c.fate == 'removed' else 'failed to clone',
+                    ', '.join(left)))
+            elif c.fate == 'flattened':
+                self.check(stage, c.id in images and not self.linked(c.id),
+                           'flattened %s is %s' % (c.name, 'gone' if c.id not in images
+                                                   else 'still linked'))
+                try:
+                    info = self.rbd.parent_info_standalone(self.io, c.name)
+                    self.violate(stage, 'flattened %s still reports a parent: %s' % (
+                        c.name, info))
+                except rbd.ImageNotFound:
+                    self.passed += 1
+
+    # ---------------------------------------------------------- monitor --
+
+    def finish(self):
+        if self.monitor:
+            self.monitor.stop()
+        print_table(self)
+
+
+class Monitor(threading.Thread):
+    """Samples the fence, the registry and every child's link (see the
+    module docstring); its own librados client."""
+
+    def __init__(self, run):
+        super().__init__(daemon=True)
+        self.run_ = run
+        self.cluster = rados.Rados(conffile=run.conf)
+        self.cluster.connect()
+        self.io = self.cluster.open_ioctx(run.pool)
+        self.stage = None
+        self.removing = False
+        self.halt = threading.Event()
+        self.per_stage = collections.defaultdict(collections.Counter)
+        self.seen_down = False
+        self.errors = collections.Counter()
+        self.lowest_up = {}     # stage -> lowest count seen with the fence up
+
+    def stop(self):
+        self.halt.set()
+        self.join(timeout=60)
+
+    def candidates(self):
+        r = self.run_
+        with r.book:
+            ids = {c.id for c in r.children if c.id}
+        try:
+            ids |= set(r.all_images(self.io))
+        except (rados.Error, rbd.Error) as e:
+            self.errors['listing: %s' % type(e).__name__] += 1
+        ids.discard(r.parent_id)
+        return ids
+
+    def links(self, ids):
+        out = set()
+        for i in ids:
+            try:
+                if self.run_.linked(i, self.io):
+                    out.add(i)
+            except rados.Error as e:
+                self.errors['link_state: %s' % type(e).__name__] += 1
+        return out
+
+    def run(self):
+        while not self.halt.is_set():
+            stage, removing = self.stage, self.removing
+            try:
+                self.sample(stage, removing)
+            except rados.Error as e:
+                self.errors['sample: %s' % type(e).__name__] += 1
+            self.halt.wait(0.02)
+
+    def sample(self, stage, removing):
+        r = self.run_
+        first = self.links(self.candidates())
+        f = r.fence(self.io)
+        reg = {iid for _, _, iid, _ in r.registry(self.io)}
+        n = r.count(self.io)
+        second = self.links(first) if not removing else self.links(self.candidates() | first)
+        word = r.fence_word(f)
+        counts = self.per_stage[stage.name if stage else '-']
+        counts['samples'] += 1
+        counts[word if word in ('up', 'down') else 'partial'] += 1
+        name = stage.name if stage else 'monitor'
+        bad = []
+        if word not in ('up', 'down'):
+            bad.append('fence %s (has_children=%d)' % (word, f[3]))
+        elif (word == 'up') != bool(f[3]):
+            bad.append('fence %s while has_children=%d' % (word, f[3]))
+        for i in sorted(first & second):
+            if i not in reg:
+                bad.append('child %s linked throughout but not registered' % i)
+            if word != 'up':
+                bad.append('child %s linked throughout but the fence is %s' % (i, word))
+        if removing:
+            # Nothing links anew during the removal: linked now means
+            # linked at the fence read too.
+            for i in sorted(second - first):
+                if word != 'up':
+                    bad.append('child %s linked after a fence-%s sample' % (i, word))
+            if self.seen_down and (word != 'down' or n or reg):
+                bad.append('fence %s with %d entries after it was seen down' % (word, n))
+            if word == 'down':
+                self.seen_down = True
+                if n or reg:
+                    bad.append('fence down with %d entries' % n)
+                counts['down at count %d' % n] += 1
+            elif n:
+                low = self.lowest_up.get(name)
+                self.lowest_up[name] = n if low is None else min(low, n)
+        for b in bad:
+            counts['violations'] += 1
+            r.violate(stage, 'monitor: ' + b)
+
+
+# ------------------------------------------------------------------ stages --
+
+def stage_clone(r):
+    st = Stage('1 clone')
+    r.stages.append(st)
+    r.monitor.stage = st
+    n = r.args.clones
+    kids = [r.new_child('cli' if i % 2 == 0 else 'api', 0) for i in range(n)]
+    api_io = r.api_io
+    r.run_concurrently(st, [[lambda c=c: r.clone(st, c, api_io)] for c in kids])
+    if r.args.inject == 'registry':
+        # Drop one child's entry behind the class's back.
+        victim = next(c for c in kids if c.id)
+        key = 'head_child_%016x..%s' % (r.pool_id, victim.id)
+        with rados.WriteOpCtx() as op:
+            r.io.remove_omap_keys(op, (key,))
+            r.io.operate_write_op(op, header(r.parent_id))
+        r.injected = 'registry entry of %s removed' % victim.name
+    r.check_state(st)
+    r.check(st, all(c.fate == 'linked' for c in kids),
+            'not every clone of stage 1 succeeded: %s' % [c.name for c in kids
+                                                          if c.fate != 'linked'])
+    st.t1 = time.time()
+
+
+def stage_race(r, rnd, drain):
+    st = Stage('2 %s r%d' % ('drain' if drain else 'race', rnd))
+    r.stages.append(st)
+    r.monitor.stage = st
+    api_io = r.api_io
+    existing = sorted((c for c in r.children if c.fate == 'linked'), key=lambda c: c.name)
+    r.rng.shuffle(existing)
+    # Four kinds of victims.  A race round leaves children untouched, so
+    # the count never reaches 0; a drain round takes every existing child,
+    # so the fence may be lowered and raised again by the new clones.
+    ops = [('rm', 'stock'), ('rm', 'project'), ('flatten', 'stock'), ('flatten', 'project')]
+    victims = {}
+    if drain:
+        for j, c in enumerate(existing):
+            victims[c.name] = ops[j % len(ops)]
+    elif len(existing) >= 5:
+        k = max(1, len(existing) // 8)
+        for j, op in enumerate(ops):
+            for c in existing[j * k:(j + 1) * k]:
+                victims[c.name] = op
+    pipelines = []
+    pending = [len(victims)]
+    cond = threading.Condition()
+
+    def victim_done():
+        with cond:
+            pending[0] -= 1
+            cond.notify_all()
+
+    def last_victim_running(jitter):
+        # Draining, the clones start with the last removal or flatten in
+        # flight, so that it may lower the fence between their fence read
+        # and their registration, or they may raise it again after.
+        with cond:
+            cond.wait_for(lambda: pending[0] <= 1, timeout=r.args.op_timeout)
+        time.sleep(jitter)
+
+    for c in existing:
+        steps = [lambda c=c: r.write_markers(st, c, rnd, api_io)]
+        if c.name in victims:
+            what, tool = victims[c.name]
+            fn = r.remove if what == 'rm' else r.flatten
+            steps += [lambda c=c, fn=fn, tool=tool: fn(st, c, tool), victim_done]
+        pipelines.append(steps)
+    for i in range(r.args.more):
+        c = r.new_child('cli' if i % 2 == 0 else 'api', rnd)
+        jitter = r.rng.uniform(0, 0.6)
+        pipelines.append([(lambda j=jitter: last_victim_running(j)) if drain else (lambda: None),
+                          lambda c=c: r.clone(st, c, api_io),
+                          lambda c=c: r.write_markers(st, c, rnd, api_io)])
+    r.rng.shuffle(pipelines)
+    r.run_concurrently(st, pipelines, loop=lambda: r.children_cmd(st, True))
+    if r.args.inject == 'fence' and rnd == 1:
+        # Remove the fence's lock by hand, as `rbd lock rm` would.
+        with rbd.Image(r.io, PARENT, read_only=True) as img:
+            for lk in img.list_lockers()['lockers']:
+                img.break_lock(lk[0], lk[1])
+        r.injected = 'fence lock broken'
+    r.check_state(st)
+    st.t1 = time.time()
+    return st
+
+
+def stage_data(r, rnd):
+    st = Stage('3 data r%d' % rnd)
+    r.stages.append(st)
+    r.monitor.stage = st
+    if r.args.inject == 'data' and rnd == 1:
+        c = next(c for c in r.children if c.fate == 'linked' and c.markers)
+        off = c.markers[0][0]
+        obj, within = divmod(off, OBJ)
+        r.io.write('rbd_data.%s.%016x' % (c.id, obj), b'X' * 16, within + 1)
+        r.injected = '16 bytes of %s overwritten' % c.name
+    if r.args.inject == 'parent' and rnd == 1:
+        r.io.write('rbd_data.%s.%016x' % (r.parent_id, 0), b'Y' * 16, 100)
+        r.injected = '16 bytes of the parent overwritten'
+    r.check_data(st, [c for c in r.children if c.fate in ('linked', 'flattened')])
+    f = r.fence()
+    st.fence = r.fence_word(f)
+    st.registry = '%d/%d' % (sum(c.fate == 'linked' for c in r.children), r.count())
+    st.t1 = time.time()
+
+
+def stage_remove(r):
+    st = Stage('4 remove')
+    r.stages.append(st)
+    left = sorted((c for c in r.children if c.fate == 'linked'), key=lambda c: c.name)
+    r.rng.shuffle(left)
+    r.monitor.stage = st
+    r.monitor.removing = True
+    pipelines = [[lambda c=c, i=i: r.remove(st, c, 'stock' if i % 2 == 0 else 'project')]
+                 for i, c in enumerate(left)]
+    r.run_concurrently(st, pipelines, loop=lambda: r.children_cmd(st, False))
+    # Children whose rm was refused (documented) go now, one by one.
+    for c in [c for c in left if c.fate == 'linked']:
+        for _ in range(30):
+            r.remove(st, c, 'project')
+            if c.fate != 'linked':
+                break
+            time.sleep(1)
+    r.check_state(st)
+    time.sleep(0.3)   # a few more monitor samples at 0
+    m = r.monitor.per_stage[st.name]
+    r.check(st, m['samples'] > 0, 'the monitor took no sample during the removal')
+    st.t1 = time.time()
+
+
+def stage_parent(r):
+    st = Stage('5 parent')
+    r.stages.append(st)
+    r.monitor.stage = st
+    st.data[1] += 1
+    if r.check_parent_data(st):
+        st.data[0] += 1
+    f = r.fence()
+    st.fence = r.fence_word(f)
+    st.registry = '0/%d' % r.count()
+    r.monitor.stop()
+    # Stock python rbd, read-write: the parent is an ordinary image again.
+    code, t = 0, time.time()
+    try:
+        with rbd.Image(r.io, PARENT) as img:
+            img.write(b'W' * BLOCK, 0)
+            ok = img.read(0, BLOCK) == b'W' * BLOCK
+        r.check(st, ok, 'the parent does not read back what stock python rbd wrote')
+    except rbd.Error as e:
+        code = e.errno or 'error'
+        r.violate(st, 'stock python rbd cannot write the parent: %s' % e)
+    st.record('write parent', PARENT, code, t)
+    t = time.time()
+    code, _, err = r.run_cmd([r.rbd_cli, 'rm', '--no-progress', r.spec(PARENT)])
+    st.record('rm/project parent', PARENT, code, t)
+    r.check(st, code == 0, 'project rbd rm of the parent failed %s: %s' % (
+        code_name(code), err.strip()[-300:]))
+    r.check(st, r.image_id(PARENT) is None and not r.exists(header(r.parent_id)),
+            'the parent is still there after rbd rm')
+    flat = [c for c in r.children if c.fate == 'flattened']
+    check_data_only(r, st, flat)
+    for c in flat:
+        r.remove(st, c, 'project')
+    left = r.all_images()
+    r.check(st, not left, 'images left in the pool: %s' % sorted(left.values()))
+    st.t1 = time.time()
+
+
+def check_data_only(r, stage, which):
+    for c in which:
+        stage.data[1] += 1
+        try:
+            got = r.read_image(c.name)
+        except rbd.Error as e:
+            r.violate(stage, 'cannot read flattened %s: %s' % (c.name, e))
+            continue
+        want = r.expected(c)
+        if r.check(stage, got == want, 'flattened %s reads wrong data without its parent%s'
+                   % (c.name, r.first_diff(want, got))):
+            stage.data[0] += 1
+
+
+
+def print_table(r):
+    log('')
+    log('# clone concurrency: %d clones at once, %d more per round, %d round(s), seed %s%s'
+        % (r.args.clones, r.args.more, r.args.rounds, r.args.seed,
+           ', injected: %s' % r.injected if r.injected else ''))
+    hdr = '%-11s %5s %5s %-20s %-9s %-9s %-6s %-22s %-7s %7s' % (
+        'stage', 'ops', 'ok', 'failed (errno/exit)', 'peak', 'registry', 'fence',
+        'monitor samples', 'data', 'elapsed')
+    log(hdr)
+    log('-' * len(hdr))
+    mon = r.monitor.per_stage if r.monitor else {}
+    for st in r.stages:
+        m = mon.get(st.name, {})
+        samples = '-'
+        if m.get('samples'):
+            samples = '%d: up %d down %d' % (m['samples'], m.get('up', 0), m.get('down', 0))
+            if m.get('partial'):
+                samples += ' PART %d' % m['partial']
+        data = '%d/%d' % tuple(st.data) if st.data[1] else '-'
+        peak = '%d/%d' % (st.peak(), st.peak('clone')) if st.spans else '-'
+        log('%-11s %5d %5d %-20s %-9s %-9s %-6s %-22s %-7s %6.1fs' % (
+            st.name, sum(st.started.values()), sum(st.ok.values()), st.failed_text(),
+            peak, st.registry, st.fence[:6], samples, data, (st.t1 or time.time()) - st.t0))
+    log('')
+    log('(peak: most operations / clones in flight at once; registry: expected/seen; '
+        'data: images read right/read)')
+    log('')
+    log('%-11s %-20s %7s %5s  %s' % ('stage', 'operation', 'started', 'ok', 'failed'))
+    for st in r.stages:
+        for kind in sorted(st.started):
+            fails = ','.join('%s:%d' % (code_name(code), n)
+                             for (k, code), n in sorted(st.failed.items(), key=str) if k == kind)
+            log('%-11s %-20s %7d %5d  %s' % (st.name, kind, st.started[kind], st.ok[kind],
+                                              fails or '-'))
+    for st in r.stages:
+        for d in st.documented:
+            log('documented failure (%s): %s' % (st.name, d))
+    if r.monitor:
+        m4 = mon.get('4 remove', {})
+        downs = sorted(k for k in m4 if k.startswith('down at count'))
+        log('# stage 4 monitor: %d samples, fence up in %d (lowest count seen while up: %s), '
+            'down in %d (%s)' % (m4.get('samples', 0), m4.get('up', 0),
+                                 r.monitor.lowest_up.get('4 remove', '-'), m4.get('down', 0),
+                                 ', '.join('%s: %d' % (k, m4[k]) for k in downs) or 'none'))
+        for st in r.stages:
+            if ' drain ' in ' %s ' % st.name:
+                m = mon.get(st.name, {})
+                log('# %s: the fence was seen down in %d of %d samples (the count reached 0 '
+                    'between clones), up at the end: %s' % (st.name, m.get('down', 0),
+                                                            m.get('samples', 0), st.fence))
+        for k, n in sorted(r.monitor.errors.items()):
+            log('# monitor read errors (not checks): %s x%d' % (k, n))
+    log('# parent sha256 %s' % r.pattern_sha[:32])
+
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--quick', action='store_true',
+                    help='CTest variant: 8 clones, 4 more per round, 2 rounds')
+    ap.add_argument('--clones', type=int, help='N clones at once in stage 1 (default 32)')
+    ap.add_argument('--more', type=int, help='M clones per round of stage 2 (default N/2)')
+    ap.add_argument('--rounds', type=int,
+                    help='rounds of stages 2-3 (default 3); with 2 or more, the last '
+                         'one drains: every existing child goes while the clones run')
+    ap.add_argument('--rbd', default=os.environ.get('PROJECT_RBD'),
+                    help="the project's rbd (default: $PROJECT_RBD)")
+    ap.add_argument('--pool', default='clone-conc-%d' % os.getpid(),
+                    help='a pool of its own (created and removed): the checks scan it')
+    ap.add_argument('--seed', default='1', help='choice of victims and markers')
+    ap.add_argument('--op-timeout', type=int, default=180,
+                    help='seconds after which one operation counts as hung')
+    ap.add_argument('--inject', choices=INJECTIONS,
+                    help='break one thing on purpose: the run must fail')
+    ap.add_argument('--keep-pool', action='store_true')
+    args = ap.parse_args(argv)
+    args.clones = args.clones or (8 if args.quick else 32)
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    args.more = args.more if args.more is not None else max(1, args.clones // 2)
+    if args.clones < 2 or args.rounds < 1:
+        ap.error('--clones must be >= 2 and --rounds >= 1')
+    conf = os.environ.get('CEPH_CONF')
+    if not conf:
+        sys.exit('FAIL: CEPH_CONF is not set: start a cluster with the overlay first')
+    if not args.rbd or not os.access(args.rbd, os.X_OK):
+        sys.exit("FAIL: the project's rbd is missing: pass --rbd or set PROJECT_RBD")
+    for argv_ in (['ceph', 'osd', 'pool', 'create', args.pool, '8', '8'],
+                  [STOCK_RBD, 'pool', 'init', args.pool]):
+        p = subprocess.run(argv_, capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            sys.exit('FAIL: %s: %s' % (' '.join(argv_), p.stderr.strip()))
+    try:
+        return run_all(args, conf)
+    finally:
+        if not args.keep_pool:
+            subprocess.run(['ceph', 'osd', 'pool', 'rm', args.pool, args.pool,
+                            '--yes-i-really-really-mean-it'], capture_output=True, timeout=120)
+
+
+def run_all(args, conf):
+    t0 = time.time()
+    r = Run(args, conf)
+    r.rbd.create(r.io, PARENT, SIZE, order=ORDER, old_format=False, features=FEATURES)
+    with rbd.Image(r.io, PARENT) as img:
+        for obj in range(OBJECTS):
+            if obj not in HOLES:
+                end = OBJ // 2 if obj == HALF else OBJ
+                img.write(r.pattern[obj * OBJ:obj * OBJ + end], obj * OBJ)
+    r.parent_id = r.image_id(PARENT)
+    r.pspec = parent_spec(r.pool_id, r.parent_id)
+    pre = Stage('0 parent')
+    r.check_parent_data(pre)
+    r.check(pre, r.fence_word(r.fence()) == 'down' and r.count() == 0,
+            'a new parent is fenced or has children')
+    # The API clones and the markers: threads of this process on one client.
+    r.api_cluster = rados.Rados(conffile=conf)
+    r.api_cluster.connect()
+    r.api_io = r.api_cluster.open_ioctx(args.pool)
+    r.monitor = Monitor(r)
+    r.monitor.start()
+    stage_clone(r)
+    for rnd in range(1, args.rounds + 1):
+        stage_race(r, rnd, drain=args.rounds > 1 and rnd == args.rounds)
+        stage_data(r, rnd)
+    stage_remove(r)
+    stage_parent(r)
+    r.finish()
+    failed = len(r.violations)
+    for msg, n in sorted(r.violations.items()):
+        if n > 1:
+            log('# repeated: %s (x%d)' % (msg[:200], n))
+    log('# %d clones made, %.0f s in all' % (len(r.children), time.time() - t0))
+    log('%d passed, %d failed' % (r.passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
