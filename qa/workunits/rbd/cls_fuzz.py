@@ -495,7 +495,21 @@ class Side:
 
     # -- commands
     def run(self, argv, check=True, timeout=120):
-        p = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout)
+        # A binary being rebuilt cannot be run for a moment (EACCES, ETXTBSY):
+        # wait for it rather than fail the run.
+        for _ in range(60):
+            try:
+                p = subprocess.run(argv, env=self.env, capture_output=True, text=True,
+                                   timeout=timeout)
+            except (PermissionError, OSError) as e:
+                if e.errno not in (errno.EACCES, errno.ETXTBSY):
+                    raise
+                p = None
+            if p is not None and p.returncode != 126:
+                break
+            time.sleep(1)
+        else:
+            raise HarnessError('%s: cannot run %s' % (self.label, argv[0]))
         if check and p.returncode != 0:
             raise HarnessError('%s: `%s` exited %d: %s' % (self.label, ' '.join(argv),
                                                            p.returncode, p.stderr.strip()[-300:]))
