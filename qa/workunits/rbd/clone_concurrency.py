@@ -101,7 +101,7 @@ PAGE = 16                       # registry page: larger registries span pages
 ATTACHED, DETACHING = 0, 1
 LINK_HEAD, LINK_SNAPSHOTS = 1, 2
 PARENT = 'cc-parent'
-INJECTIONS = ('registry', 'data', 'fence', 'parent')
+INJECTIONS = ('registry', 'data', 'fence', 'parent', 'lift')
 
 
 def log(msg=''):
@@ -264,7 +264,8 @@ class Run:
         self.next_child = 0
         self.parent_id = None
         self.pspec = None
-        self.monitor = None
+        self.monitors = []
+        self.poller = self.link_monitor = None
         self.injected = None
 
     # --------------------------------------------------------- checking --
@@ -372,6 +373,28 @@ class Run:
         if not marker and not non_primary and lock == 0:
             return 'down'
         return 'PARTIAL(marker=%d,non-primary=%d,lock=%d)' % (marker, non_primary, lock)
+
+    def links(self, ids, io=None):
+        """(the ids that read through P, Counter of read errors), all
+        read at once."""
+        io = io or self.io
+        ids = list(ids)
+        replies = {}
+
+        def done(i):
+            return lambda comp, data: replies.__setitem__(i, (comp.get_return_value(), data))
+
+        comps = [io.aio_execute(header(i), 'rbd', 'standalone_link_state', self.pspec, 16,
+                                oncomplete=done(i)) for i in ids]
+        for comp in comps:
+            comp.wait_for_complete_and_cb()
+        linked, errors = set(), collections.Counter()
+        for i, (ret, data) in replies.items():
+            if ret >= 1 and data[0] in (LINK_HEAD, LINK_SNAPSHOTS):
+                linked.add(i)
+            elif ret < 0 and ret != -errno.ENOENT:
+                errors['link_state: %s' % code_name(-ret)] += 1
+        return linked, errors
 
     def linked(self, image_id, io=None):
         """Whether the image reads through P (HEAD or its snapshots)."""
@@ -618,7 +641,8 @@ class Run:
         self.check(stage, api == want_names,
                    'list_children_standalone lists %s, expected %s' % (api, want_names))
         images = self.all_images()
-        linked = {i for i in images if self.linked(i)}
+        linked, errors = self.links(images)
+        self.check(stage, not errors, 'cannot read links: %s' % dict(errors))
         self.check(stage, linked == set(want),
                    'images linked to the parent %s, expected %s' % (
                        sorted(images[i] for i in linked), want_names))
@@ -652,15 +676,22 @@ class Run:
 
     # ---------------------------------------------------------- monitor --
 
+    def set_stage(self, stage, removing=False):
+        for m in self.monitors:
+            m.stage = stage
+            m.removing = removing
+
     def finish(self):
-        if self.monitor:
-            self.monitor.stop()
+        for m in self.monitors:
+            m.stop()
         print_table(self)
 
 
-class Monitor(threading.Thread):
-    """Samples the fence, the registry and every child's link (see the
-    module docstring); its own librados client."""
+class Sampler(threading.Thread):
+    """A thread sampling P's state over and over with a librados client of
+    its own; counts per stage and reports violations."""
+
+    pause = 0.02
 
     def __init__(self, run):
         super().__init__(daemon=True)
@@ -672,13 +703,72 @@ class Monitor(threading.Thread):
         self.removing = False
         self.halt = threading.Event()
         self.per_stage = collections.defaultdict(collections.Counter)
-        self.seen_down = False
         self.errors = collections.Counter()
-        self.lowest_up = {}     # stage -> lowest count seen with the fence up
+        self.seen_down = False
+        self.lowest_up = {}     # stage -> lowest count read with the fence up
 
     def stop(self):
         self.halt.set()
         self.join(timeout=60)
+
+    def run(self):
+        while not self.halt.is_set():
+            stage, removing = self.stage, self.removing
+            try:
+                bad = self.sample(stage, removing)
+            except rados.Error as e:
+                bad = ['a read failed: %s %s' % (type(e).__name__, e)]
+            for b in bad:
+                self.run_.violate(stage, '%s: %s' % (self.label, b))
+            self.halt.wait(self.pause)
+
+    def tally(self, stage, word, n, removing):
+        """Counts the sample; in stage 4, the fence must never come back
+        up once down, and must be down only at 0 entries."""
+        name = stage.name if stage else '-'
+        counts = self.per_stage[name]
+        counts['samples'] += 1
+        counts[word if word in ('up', 'down') else 'partial'] += 1
+        bad = []
+        if word == 'up' and n:
+            low = self.lowest_up.get(name)
+            self.lowest_up[name] = n if low is None else min(low, n)
+        if removing:
+            if self.seen_down and (word != 'down' or n):
+                bad.append('fence %s with %d entries after it was seen down' % (word, n))
+            if word == 'down':
+                self.seen_down = True
+                counts['down at count %d' % n] += 1
+                if n:
+                    bad.append('fence down with %d entries' % n)
+        return bad
+
+
+class FencePoller(Sampler):
+    """Fast: the fence status (one OSD read, which also says whether the
+    registry has entries) and then the count."""
+
+    label = 'fence poll'
+    pause = 0.005
+
+    def sample(self, stage, removing):
+        r = self.run_
+        f = r.fence(self.io)
+        n = r.count(self.io)
+        word = r.fence_word(f)
+        bad = []
+        if word not in ('up', 'down'):
+            bad.append('fence %s (has_children=%d)' % (word, f[3]))
+        elif (word == 'up') != bool(f[3]):
+            bad.append('fence %s while has_children=%d' % (word, f[3]))
+        return bad + self.tally(stage, word, n, removing)
+
+
+class LinkMonitor(Sampler):
+    """Slow: every child's link, then the fence and the registry, then the
+    links again (see the module docstring)."""
+
+    label = 'link monitor'
 
     def candidates(self):
         r = self.run_
@@ -687,28 +777,16 @@ class Monitor(threading.Thread):
         try:
             ids |= set(r.all_images(self.io))
         except (rados.Error, rbd.Error) as e:
-            self.errors['listing: %s' % type(e).__name__] += 1
+            # Stock listing racing removals: the book's ids still count.
+            self.errors['listing the pool: %s' % type(e).__name__] += 1
         ids.discard(r.parent_id)
         return ids
 
     def links(self, ids):
-        out = set()
-        for i in ids:
-            try:
-                if self.run_.linked(i, self.io):
-                    out.add(i)
-            except rados.Error as e:
-                self.errors['link_state: %s' % type(e).__name__] += 1
-        return out
-
-    def run(self):
-        while not self.halt.is_set():
-            stage, removing = self.stage, self.removing
-            try:
-                self.sample(stage, removing)
-            except rados.Error as e:
-                self.errors['sample: %s' % type(e).__name__] += 1
-            self.halt.wait(0.02)
+        linked, errors = self.run_.links(ids, self.io)
+        if errors:
+            raise rados.Error('reading links: %s' % dict(errors))
+        return linked
 
     def sample(self, stage, removing):
         r = self.run_
@@ -716,41 +794,22 @@ class Monitor(threading.Thread):
         f = r.fence(self.io)
         reg = {iid for _, _, iid, _ in r.registry(self.io)}
         n = r.count(self.io)
-        second = self.links(first) if not removing else self.links(self.candidates() | first)
+        # Removing, nothing links anew: whatever links now linked before.
+        second = self.links(self.candidates() | first if removing else first)
         word = r.fence_word(f)
-        counts = self.per_stage[stage.name if stage else '-']
-        counts['samples'] += 1
-        counts[word if word in ('up', 'down') else 'partial'] += 1
-        name = stage.name if stage else 'monitor'
         bad = []
-        if word not in ('up', 'down'):
-            bad.append('fence %s (has_children=%d)' % (word, f[3]))
-        elif (word == 'up') != bool(f[3]):
-            bad.append('fence %s while has_children=%d' % (word, f[3]))
         for i in sorted(first & second):
             if i not in reg:
                 bad.append('child %s linked throughout but not registered' % i)
             if word != 'up':
                 bad.append('child %s linked throughout but the fence is %s' % (i, word))
         if removing:
-            # Nothing links anew during the removal: linked now means
-            # linked at the fence read too.
             for i in sorted(second - first):
                 if word != 'up':
                     bad.append('child %s linked after a fence-%s sample' % (i, word))
-            if self.seen_down and (word != 'down' or n or reg):
-                bad.append('fence %s with %d entries after it was seen down' % (word, n))
-            if word == 'down':
-                self.seen_down = True
-                if n or reg:
-                    bad.append('fence down with %d entries' % n)
-                counts['down at count %d' % n] += 1
-            elif n:
-                low = self.lowest_up.get(name)
-                self.lowest_up[name] = n if low is None else min(low, n)
-        for b in bad:
-            counts['violations'] += 1
-            r.violate(stage, 'monitor: ' + b)
+            if word == 'down' and reg:
+                bad.append('fence down with %d registry entries' % len(reg))
+        return bad + self.tally(stage, word, n, removing)
 
 
 # ------------------------------------------------------------------ stages --
@@ -758,7 +817,7 @@ class Monitor(threading.Thread):
 def stage_clone(r):
     st = Stage('1 clone')
     r.stages.append(st)
-    r.monitor.stage = st
+    r.set_stage(st)
     n = r.args.clones
     kids = [r.new_child('cli' if i % 2 == 0 else 'api', 0) for i in range(n)]
     api_io = r.api_io
@@ -781,7 +840,7 @@ def stage_clone(r):
 def stage_race(r, rnd, drain):
     st = Stage('2 %s r%d' % ('drain' if drain else 'race', rnd))
     r.stages.append(st)
-    r.monitor.stage = st
+    r.set_stage(st)
     api_io = r.api_io
     existing = sorted((c for c in r.children if c.fate == 'linked'), key=lambda c: c.name)
     r.rng.shuffle(existing)
@@ -844,7 +903,7 @@ def stage_race(r, rnd, drain):
 def stage_data(r, rnd):
     st = Stage('3 data r%d' % rnd)
     r.stages.append(st)
-    r.monitor.stage = st
+    r.set_stage(st)
     if r.args.inject == 'data' and rnd == 1:
         c = next(c for c in r.children if c.fate == 'linked' and c.markers)
         off = c.markers[0][0]
@@ -866,8 +925,15 @@ def stage_remove(r):
     r.stages.append(st)
     left = sorted((c for c in r.children if c.fate == 'linked'), key=lambda c: c.name)
     r.rng.shuffle(left)
-    r.monitor.stage = st
-    r.monitor.removing = True
+    r.set_stage(st, removing=True)
+    if r.args.inject == 'lift':
+        # Drop every entry through the class method, which lowers the fence
+        # with the last one, while the children still link.
+        for pool, ns, iid, _ in r.registry():
+            r.io.execute(header(r.parent_id), 'rbd', 'standalone_child_remove',
+                         child_spec(pool, iid, ns))
+        r.injected = 'registry emptied (fence lowered) before the removal'
+        time.sleep(0.5)
     pipelines = [[lambda c=c, i=i: r.remove(st, c, 'stock' if i % 2 == 0 else 'project')]
                  for i, c in enumerate(left)]
     r.run_concurrently(st, pipelines, loop=lambda: r.children_cmd(st, False))
@@ -879,23 +945,25 @@ def stage_remove(r):
                 break
             time.sleep(1)
     r.check_state(st)
-    time.sleep(0.3)   # a few more monitor samples at 0
-    m = r.monitor.per_stage[st.name]
-    r.check(st, m['samples'] > 0, 'the monitor took no sample during the removal')
+    time.sleep(0.3)   # a few more samples at 0
+    for m in r.monitors:
+        r.check(st, m.per_stage[st.name]['samples'] > 0,
+                'the %s took no sample during the removal' % m.label)
     st.t1 = time.time()
 
 
 def stage_parent(r):
     st = Stage('5 parent')
     r.stages.append(st)
-    r.monitor.stage = st
+    r.set_stage(st)
     st.data[1] += 1
     if r.check_parent_data(st):
         st.data[0] += 1
     f = r.fence()
     st.fence = r.fence_word(f)
     st.registry = '0/%d' % r.count()
-    r.monitor.stop()
+    for m in r.monitors:
+        m.stop()
     # Stock python rbd, read-write: the parent is an ordinary image again.
     code, t = 0, time.time()
     try:
@@ -916,8 +984,7 @@ def stage_parent(r):
             'the parent is still there after rbd rm')
     flat = [c for c in r.children if c.fate == 'flattened']
     check_data_only(r, st, flat)
-    for c in flat:
-        r.remove(st, c, 'project')
+    r.run_concurrently(st, [[lambda c=c: r.remove(st, c, 'project')] for c in flat])
     left = r.all_images()
     r.check(st, not left, 'images left in the pool: %s' % sorted(left.values()))
     st.t1 = time.time()
@@ -937,32 +1004,33 @@ def check_data_only(r, stage, which):
             stage.data[0] += 1
 
 
-
 def print_table(r):
     log('')
     log('# clone concurrency: %d clones at once, %d more per round, %d round(s), seed %s%s'
         % (r.args.clones, r.args.more, r.args.rounds, r.args.seed,
            ', injected: %s' % r.injected if r.injected else ''))
-    hdr = '%-11s %5s %5s %-20s %-9s %-9s %-6s %-22s %-7s %7s' % (
-        'stage', 'ops', 'ok', 'failed (errno/exit)', 'peak', 'registry', 'fence',
-        'monitor samples', 'data', 'elapsed')
+    hdr = '%-11s %4s %4s %-16s %-6s %-8s %-6s %-18s %-6s %-7s %7s' % (
+        'stage', 'ops', 'ok', 'failed(errno)', 'peak', 'registry', 'fence',
+        'fence polls up/dn', 'links', 'data', 'elapsed')
     log(hdr)
     log('-' * len(hdr))
-    mon = r.monitor.per_stage if r.monitor else {}
+    poll = r.poller.per_stage if r.poller else {}
+    mon = r.link_monitor.per_stage if r.link_monitor else {}
     for st in r.stages:
-        m = mon.get(st.name, {})
-        samples = '-'
-        if m.get('samples'):
-            samples = '%d: up %d down %d' % (m['samples'], m.get('up', 0), m.get('down', 0))
-            if m.get('partial'):
-                samples += ' PART %d' % m['partial']
+        p = poll.get(st.name, {})
+        polls = '%d/%d' % (p.get('up', 0), p.get('down', 0)) if p.get('samples') else '-'
+        if p.get('partial'):
+            polls += ' PART %d' % p['partial']
+        links = str(mon.get(st.name, {}).get('samples', '-'))
         data = '%d/%d' % tuple(st.data) if st.data[1] else '-'
         peak = '%d/%d' % (st.peak(), st.peak('clone')) if st.spans else '-'
-        log('%-11s %5d %5d %-20s %-9s %-9s %-6s %-22s %-7s %6.1fs' % (
+        log('%-11s %4d %4d %-16s %-6s %-8s %-6s %-18s %-6s %-7s %6.1fs' % (
             st.name, sum(st.started.values()), sum(st.ok.values()), st.failed_text(),
-            peak, st.registry, st.fence[:6], samples, data, (st.t1 or time.time()) - st.t0))
-    log('')
-    log('(peak: most operations / clones in flight at once; registry: expected/seen; '
+            peak, st.registry, st.fence[:6], polls, links, data,
+            (st.t1 or time.time()) - st.t0))
+    log('(ops: operations started, ok; peak: most operations/clones in flight at once; '
+        'registry: count expected/seen; fence: at the end of the stage; fence polls: '
+        'fence status reads with the fence up/down; links: samples of every link; '
         'data: images read right/read)')
     log('')
     log('%-11s %-20s %7s %5s  %s' % ('stage', 'operation', 'started', 'ok', 'failed'))
@@ -975,23 +1043,23 @@ def print_table(r):
     for st in r.stages:
         for d in st.documented:
             log('documented failure (%s): %s' % (st.name, d))
-    if r.monitor:
-        m4 = mon.get('4 remove', {})
-        downs = sorted(k for k in m4 if k.startswith('down at count'))
-        log('# stage 4 monitor: %d samples, fence up in %d (lowest count seen while up: %s), '
-            'down in %d (%s)' % (m4.get('samples', 0), m4.get('up', 0),
-                                 r.monitor.lowest_up.get('4 remove', '-'), m4.get('down', 0),
-                                 ', '.join('%s: %d' % (k, m4[k]) for k in downs) or 'none'))
-        for st in r.stages:
-            if ' drain ' in ' %s ' % st.name:
-                m = mon.get(st.name, {})
-                log('# %s: the fence was seen down in %d of %d samples (the count reached 0 '
-                    'between clones), up at the end: %s' % (st.name, m.get('down', 0),
-                                                            m.get('samples', 0), st.fence))
-        for k, n in sorted(r.monitor.errors.items()):
-            log('# monitor read errors (not checks): %s x%d' % (k, n))
+    for m in r.monitors:
+        s4 = m.per_stage.get('4 remove', {})
+        downs = sorted(k for k in s4 if k.startswith('down at count'))
+        log('# stage 4, %s: %d samples, fence up in %d (lowest count read with it up: %s), '
+            'down in %d (%s)' % (m.label, s4.get('samples', 0), s4.get('up', 0),
+                                 m.lowest_up.get('4 remove', '-'), s4.get('down', 0),
+                                 ', '.join('%s: %d' % (k, s4[k]) for k in downs) or 'none'))
+    for st in r.stages:
+        if ' drain ' in ' %s ' % st.name:
+            p = poll.get(st.name, {})
+            log('# %s: fence down in %d of %d polls (the count reached 0 between the '
+                'clones), %s at the end' % (st.name, p.get('down', 0), p.get('samples', 0),
+                                            st.fence))
+    for m in r.monitors:
+        for k, n in sorted(m.errors.items()):
+            log('# %s: %s x%d' % (m.label, k, n))
     log('# parent sha256 %s' % r.pattern_sha[:32])
-
 
 
 def main(argv):
@@ -1026,8 +1094,12 @@ def main(argv):
         sys.exit("FAIL: the project's rbd is missing: pass --rbd or set PROJECT_RBD")
     for argv_ in (['ceph', 'osd', 'pool', 'create', args.pool, '8', '8'],
                   [STOCK_RBD, 'pool', 'init', args.pool]):
-        p = subprocess.run(argv_, capture_output=True, text=True, timeout=120)
-        if p.returncode != 0:
+        for attempt in range(3):  # a loaded mon sometimes fails a command once
+            p = subprocess.run(argv_, capture_output=True, text=True, timeout=120)
+            if p.returncode == 0:
+                break
+            time.sleep(2)
+        else:
             sys.exit('FAIL: %s: %s' % (' '.join(argv_), p.stderr.strip()))
     try:
         return run_all(args, conf)
@@ -1056,8 +1128,10 @@ def run_all(args, conf):
     r.api_cluster = rados.Rados(conffile=conf)
     r.api_cluster.connect()
     r.api_io = r.api_cluster.open_ioctx(args.pool)
-    r.monitor = Monitor(r)
-    r.monitor.start()
+    r.poller, r.link_monitor = FencePoller(r), LinkMonitor(r)
+    r.monitors = [r.poller, r.link_monitor]
+    for m in r.monitors:
+        m.start()
     stage_clone(r)
     for rnd in range(1, args.rounds + 1):
         stage_race(r, rnd, drain=args.rounds > 1 and rnd == args.rounds)

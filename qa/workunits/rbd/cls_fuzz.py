@@ -31,6 +31,13 @@ standalone_* methods and the stock methods it overrides) is called as class
                 lengths stay relative: "k bytes too many"); a payload cut or
                 bit-flipped at a byte position is not compared when its two
                 renderings differ in length (counted as skipped)
+  malformed     the design document's promise: a malformed payload is
+                answered EINVAL.  A payload counts as malformed only when it
+                certainly is (empty, or cut inside its required fields, a
+                length or count of 0x10000000 or more, a compat newer than
+                known); checked on image headers (elsewhere ENOEXEC/ENOENT
+                may come first) for the overlay's own methods and for the
+                overridden ones on standalone images
 
 Targets (pool `fuzz`, created with `rbd pool init` if missing, on both
 clusters; the images are made at the start and removed at the end):
@@ -50,9 +57,10 @@ envelope lengths, list counts: 0xffffffff and friends), with a wrong struct
 version or compat, or with trailing bytes.
 
 Output: one table, method x (calls, ok, each errno, timeouts, differential
-compared/mismatched, violations), then examples of each failure with a
-reproducer (method, target, payload hex; `--replay` runs one again) and the
-OSD checks.  Exit 1 on any state violation, differential mismatch,
+compared/mismatched, malformed not EINVAL, state violations), then each
+kind of failure with its shortest reproducer (method, target, payload hex;
+`--replay` runs one again) and the OSD checks.  Exit 1 on any state
+violation, differential mismatch, malformed payload not answered EINVAL,
 timeout, OSD down or harness error; 0 otherwise.  `--inject` makes one of
 the checks fire on purpose, to show that it can fail.
 
@@ -60,6 +68,8 @@ Usage (Debian's /usr/bin/python3, PYTHONPATH holding rados and rbd):
   cls_fuzz.py [--seconds N] [--seed S] [--conf C] [--stock-conf C]
               [--rbd PROJECT_RBD] [--quick]
   cls_fuzz.py --replay METHOD:ROLE:HEX [--replay ...]
+                (HEX may hold {pool}, {id:ROLE}, {snap:ROLE}, {child:ROLE},
+                {parent:ROLE}: rendered for each cluster)
 Defaults: --conf $CEPH_CONF, --stock-conf $STOCK_CEPH_CONF, --rbd
 $PROJECT_RBD or build/bin/rbd.  --quick: a few seconds of fuzzing, for CTest.
 """
@@ -71,6 +81,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -117,6 +128,7 @@ PARTNER = {'sa_parent': 'sa_child', 'sa_child': 'sa_parent', 'snap_parent': 'sna
 KINDS = [('random', 12), ('empty', 4), ('valid', 18), ('foreign', 10), ('truncate', 12),
          ('bitflip', 12), ('inflate', 12), ('version', 10), ('trailing', 10)]
 ETIMEDOUT = errno.ETIMEDOUT
+EUNKNOWN = 9999  # a rados error without an errno (never seen)
 
 
 def errname(e):
@@ -146,6 +158,7 @@ class Node:
     def __init__(self, kind, value=None, children=None, v=0, compat=0):
         self.kind, self.value, self.children = kind, value, children or []
         self.v, self.compat = v, compat
+        self.optional = False       # may be left out (an optional trailing field)
         self.len_override = None    # str/env: what the length field says instead
         self.count_override = None  # seq: what the count says instead
 
@@ -155,9 +168,22 @@ def U32(v): return Node('u32', v)
 def U64(v): return Node('u64', v)
 def I64(v): return Node('i64', v)
 def Str(v): return Node('str', v)
-def Env(v, compat, *children): return Node('env', children=list(children), v=v, compat=compat)
 def Seq(*children): return Node('seq', children=list(children))
 def Group(*children): return Node('group', children=list(children))
+
+
+def Env(v, compat, *children, known=1):
+    """An envelope; `known`: the newest compat that stock's decoder of the
+    structure accepts (a newer one is malformed)."""
+    node = Node('env', children=list(children), v=v, compat=compat)
+    node.known = known
+    return node
+
+
+def Opt(node):
+    """Marks an optional trailing field (payloads are valid without it)."""
+    node.optional = True
+    return node
 
 
 def walk(node):
@@ -202,8 +228,11 @@ class Payload:
     """A tree plus byte-level edits (cut, bit flips, appended bytes) chosen
     once, from the overlay rendering, and applied to every rendering."""
 
-    def __init__(self, kind, tree, edits=()):
+    def __init__(self, kind, tree, edits=(), malformed=False):
         self.kind, self.tree, self.edits = kind, tree, list(edits)
+        # Certainly not a valid encoding: a required field missing or cut,
+        # a length or count past the end, a compat newer than known.
+        self.malformed = malformed
 
     def positional(self):
         """Whether the edits hit byte positions (then both renderings must
@@ -270,11 +299,12 @@ class Gen:
         pool, iid, ns = self.pool(foreign), self.image_id(role, foreign), self.namespace()
         form = self.pick([('v2', 8), ('v1', 2), ('entry', 1)])
         if form == 'v1':
-            return Env(1, 1, I64(pool), Str(iid))
+            return Env(1, 1, I64(pool), Str(iid), known=2)
         if form == 'entry':  # the overlay's HeadChildEntry (3,1)
             return Env(3, 1, I64(pool), Str(iid), Str(ns), U8(self.rng.randrange(3)),
-                       U32(self.rng.getrandbits(32)), U32(0))
-        return Env(2, 1, I64(pool), Str(iid), Str(ns))
+                       U32(self.rng.getrandbits(32)), U32(0), known=2)
+        # Stock decodes ChildImageSpec with DECODE_START(2): compat 2 is valid.
+        return Env(2, 1, I64(pool), Str(iid), Str(ns), known=2)
 
     def parent_spec(self, role, foreign=False):
         parent = 'sa_parent' if role == 'sa_child' else self.rng.choice(IMAGE_ROLES)
@@ -320,16 +350,16 @@ class Gen:
                              (U64_MAX, 1), (0, 1), (self.u64_any(), 1)])
             out = [Str(name), U64(sid)]
             if rng.random() < 0.6:
-                out.append(self.snap_namespace())
+                out.append(Opt(self.snap_namespace()))
             return out
         if method == 'get_features':
             out = [U64(self.snap(role, foreign))]
             if rng.random() < 0.7:
-                out.append(U8(rng.choice([0, 1, 1, 2, 255])))
+                out.append(Opt(U8(rng.choice([0, 1, 1, 2, 255]))))
             return out
         if method == 'standalone_children_list':
             start = self.child_spec(role, foreign) if rng.random() < 0.4 else \
-                Env(2, 1, I64(-1), Str(''), Str(''))
+                Env(2, 1, I64(-1), Str(''), Str(''), known=2)
             return [start, U64(self.pick([(1, 3), (16, 3), (4096, 2), (0, 1), (4097, 1),
                                           (U64_MAX, 1)]))]
         if method in ('standalone_child_attach', 'standalone_child_remove'):
@@ -356,14 +386,17 @@ class Gen:
     def make(self, method, role, kind=None):
         rng = self.rng
         kind = kind or self.pick(KINDS)
+        tree = Group(*self.fields(method, role, kind == 'foreign'))
+        # The bytes every valid payload of this method has at least.
+        required = len(render(Group(*[c for c in tree.children if not c.optional]), self.ctx))
         if kind == 'empty':
-            return Payload(kind, Node('raw', b''))
+            return Payload(kind, Node('raw', b''), malformed=required > 0)
         if kind == 'random':
             b = self.random_bytes()
             if rng.random() < 0.5 and method in OVERRIDDEN_STOCK:
                 b = struct.pack('<Q', NOSNAP) + b  # reach the overlay's NOSNAP branches
             return Payload(kind, Node('raw', b))
-        tree = Group(*self.fields(method, role, kind == 'foreign'))
+        malformed = False
         if kind == 'inflate':
             nodes = [n for n in walk(tree) if n.kind in ('str', 'env', 'seq')]
             if not nodes:
@@ -376,6 +409,8 @@ class Gen:
                     n.count_override = rng.choice([0xffffffff, 0x10000000, 1000000, ('+', 1)])
                 else:
                     n.len_override = big
+                # Absolute values are all past any payload's end ("+k" may not be).
+                malformed = not isinstance(n.len_override or n.count_override, tuple)
         if kind == 'version':
             envs = [n for n in walk(tree) if n.kind == 'env']
             if not envs:
@@ -386,7 +421,8 @@ class Gen:
                 if what in ('v', 'both'):
                     n.v = rng.choice([0, max(n.v - 1, 0), n.v + 1, 255])
                 if what in ('compat', 'both'):
-                    n.compat = rng.choice([n.v + 1, n.compat + 1, 255, 0])
+                    n.compat = rng.choice([n.v + 1, n.compat + 1, 255, 0]) & 0xff
+                malformed = n.compat > n.known
         length = len(render(tree, self.ctx))
         edits = []
         if kind == 'truncate':
@@ -394,6 +430,7 @@ class Gen:
                 kind = 'trailing'
             else:
                 edits.append(('cut', rng.randrange(length)))
+                malformed = edits[-1][1] < required
         if kind == 'bitflip':
             if length == 0:
                 kind = 'trailing'
@@ -403,7 +440,7 @@ class Gen:
         if kind == 'trailing':
             edits.append(('append', bytes(rng.getrandbits(8)
                                           for _ in range(rng.randrange(1, 65)))))
-        return Payload(kind, tree, edits)
+        return Payload(kind, tree, edits, malformed)
 
 
 # ------------------------------------------------------------------ state --
@@ -518,7 +555,8 @@ class Side:
     def mon(self, **cmd):
         ret, out, outs = self.cluster.mon_command(json.dumps(dict(cmd, format='json')), b'')
         if ret < 0:
-            raise HarnessError('%s: mon command %s: %d %s' % (self.label, cmd['prefix'], ret, outs))
+            raise HarnessError('%s: mon command %s: %d %s' % (self.label, cmd['prefix'], ret,
+                                                              outs))
         return json.loads(out) if out else None
 
     def spec(self, role):
@@ -610,7 +648,7 @@ class Side:
             _, out = self.io.execute(oid, 'rbd', method, payload, length=OUT_LEN)
             err = 0
         except rados.Error as e:
-            err, out = getattr(e, 'errno', None) or -1, b''
+            err, out = getattr(e, 'errno', None) or EUNKNOWN, b''
         return abs(err), time.monotonic() - t0, out
 
     def snapshot(self, oid, cached=False):
@@ -673,7 +711,8 @@ class Side:
                     section = line.strip('[]').strip()
                 elif '=' in line and section in ('global', 'osd'):
                     k, v = (s.strip() for s in line.split('=', 1))
-                    if k.replace('_', ' ') == 'pid file' and (template is None or section == 'osd'):
+                    if k.replace('_', ' ') == 'pid file' and (template is None or
+                                                              section == 'osd'):
                         template = v
         pids = {}
         for osd in self.mon(prefix='osd ls'):
@@ -739,6 +778,9 @@ class Stats:
         self.mismatch = collections.Counter()
         self.mismatch_groups = collections.OrderedDict()  # (method, role, ov, st) -> [n, ex]
         self.violations = collections.Counter()
+        self.malformed_checked = collections.Counter()
+        self.not_einval = collections.Counter()  # malformed payloads not answered EINVAL
+        self.not_einval_groups = collections.OrderedDict()  # (method, role, errno) -> [n, ex]
         self.violation_examples = []
         self.timeout_examples = []
         self.harness_errors = []
@@ -815,6 +857,20 @@ class Fuzzer:
         s.errnos[method]['timeout' if err is None else err] += 1
         if err is None or self.ov.pids_alive():
             return False, err, None
+        # The design's promise: a malformed payload is EINVAL (on an image
+        # header, where no ENOEXEC/ENOENT comes first).  Checked for the
+        # overlay's own methods, and for the overridden ones on standalone
+        # images (elsewhere the differential holds them to stock's answer).
+        if (payload.malformed and role in IMAGE_ROLES and
+                (method in OVERLAY_ONLY or role in STANDALONE_ROLES)):
+            s.malformed_checked[method] += 1
+            if err != errno.EINVAL:
+                s.not_einval[method] += 1
+                key = (method, role, err)
+                group = s.not_einval_groups.setdefault(key, [0, None])
+                group[0] += 1
+                if group[1] is None or len(ov_bytes) < len(group[1][1]) // 2:
+                    group[1] = (payload.kind, ov_bytes.hex())
         if self.st is None or method not in OVERRIDDEN_STOCK or role in STANDALONE_ROLES:
             return True, err, None
         st_bytes = payload.render(self.st.ctx)
@@ -827,7 +883,7 @@ class Fuzzer:
             st_role = 'missing' if role != 'missing' else 'plain'  # ask the wrong object
         st_err = self.checked_call(self.st, method, st_role, st_bytes, payload.kind)
         if st_err is None:
-            return True, err, None
+            return False, err, None  # a stock timeout: check that cluster too
         s.compared[method] += 1
         if st_err != err:
             if st_role != role:
@@ -885,17 +941,45 @@ class Fuzzer:
             method, role, hexs = item.split(':', 2)
             if method not in METHODS or role not in ROLES:
                 raise HarnessError('bad --replay %r: METHOD:ROLE:HEX' % item)
-            _, ov_err, st_err = self.one(method, role, Payload('replay', Node('raw',
-                                                                      bytes.fromhex(hexs))))
-            show = lambda e: 'timeout/none' if e is None else errname(e)
+            _, ov_err, st_err = self.one(method, role, Payload('replay', parse_replay(hexs)))
+            show = lambda e: '-' if e is None else errname(e)  # no call, or a timeout
             print('# replay %s on %s: overlay %s, stock %s' % (method, role, show(ov_err),
                                                                show(st_err)), flush=True)
         return self.health()
 
 
+def parse_replay(text):
+    """A replay payload: hex, with placeholders for what differs between the
+    clusters: {pool} (i64 pool id), {id:ROLE} (string image id), {snap:ROLE}
+    (u64: its first snapshot), {child:ROLE} (ChildImageSpec v2 of the image
+    in pool `fuzz`), {parent:ROLE} (ParentImageSpec of it at CEPH_NOSNAP)."""
+    parts = []
+    for i, chunk in enumerate(re.split(r'\{([^}]*)\}', text)):
+        what, _, role = chunk.partition(':')
+        if i % 2 == 0:
+            parts.append(Node('raw', bytes.fromhex(chunk)))
+        elif chunk == 'pool':
+            parts.append(I64(Ref('pool')))
+        elif role not in IMAGE_NAMES:
+            raise HarnessError('bad placeholder {%s}: {pool}, {id|snap|child|parent:ROLE}, '
+                               'ROLE one of %s' % (chunk, ', '.join(IMAGE_NAMES)))
+        elif what == 'id':
+            parts.append(Str(Ref('id', role)))
+        elif what == 'snap':
+            parts.append(U64(Ref('snap', role)))
+        elif what == 'child':
+            parts.append(Env(2, 1, I64(Ref('pool')), Str(Ref('id', role)), Str('')))
+        elif what == 'parent':
+            parts.append(Env(1, 1, I64(Ref('pool')), Str(''), Str(Ref('id', role)), U64(NOSNAP)))
+        else:
+            raise HarnessError('bad placeholder {%s}' % chunk)
+    return Group(*parts)
+
+
 # ------------------------------------------------------------------ report --
 
 def report(f, osd_ok, seed, seconds, elapsed):
+    """Prints the summary table and the failures; returns the exit status."""
     s = f.stats
     codes = collections.Counter()
     for m in METHODS:
@@ -903,9 +987,10 @@ def report(f, osd_ok, seed, seconds, elapsed):
             if e not in (0, 'timeout'):
                 codes[e] += n
     cols = [e for e, _ in codes.most_common()]
+    tail = ' %7s %9s %8s %9s %5s'
     head = '%-26s %6s %6s' % ('method', 'calls', 'ok') + ''.join(
-        ' %8s' % errname(e) for e in cols) + ' %7s %9s %8s %5s' % ('timeout', 'diff', 'mismatch',
-                                                                 'viol')
+        ' %8s' % errname(e) for e in cols) + tail % ('timeout', 'diff', 'mismatch', 'malformed',
+                                                      'viol')
     print(head)
     print('-' * len(head))
     for m in METHODS:
@@ -913,34 +998,42 @@ def report(f, osd_ok, seed, seconds, elapsed):
         if s.skipped[m]:
             diff += '+%ds' % s.skipped[m]
         print('%-26s %6d %6d' % (m, s.calls[m], s.errnos[m][0]) + ''.join(
-            ' %8d' % s.errnos[m][e] for e in cols) + ' %7d %9s %8s %5d' % (
+            ' %8d' % s.errnos[m][e] for e in cols) + tail % (
                 s.timeouts[m], diff, s.mismatch[m] if m in OVERRIDDEN_STOCK else '-',
-                s.violations[m]))
+                '%d/%d' % (s.not_einval[m], s.malformed_checked[m]), s.violations[m]))
     print('-' * len(head))
     total = sum(s.calls.values())
+    tot = lambda c: sum(c.values())
     print('%-26s %6d %6d' % ('total', total, sum(s.errnos[m][0] for m in METHODS)) + ''.join(
-        ' %8d' % codes[e] for e in cols) + ' %7d %9d %8d %5d' % (
-            sum(s.timeouts.values()), sum(s.compared.values()), sum(s.mismatch.values()),
-            sum(s.violations.values())))
+        ' %8d' % codes[e] for e in cols) + tail % (
+            tot(s.timeouts), tot(s.compared), tot(s.mismatch),
+            '%d/%d' % (tot(s.not_einval), tot(s.malformed_checked)), tot(s.violations)))
     print('# diff: calls compared with the stock cluster (+Ns: skipped: a cut or bit flip '
           'in renderings of different lengths)')
+    print('# malformed: not answered EINVAL / malformed payloads on image headers checked')
     print('# payload kinds: ' + ', '.join('%s %d' % kv for kv in sorted(s.kinds.items())))
     if s.max_latency[1]:
         print('# slowest overlay call: %.3f s (%s)' % s.max_latency)
 
-    mism = sum(s.mismatch.values())
+    mism = tot(s.mismatch)
     print('\ndifferential mismatches: %d (%d kinds)' % (mism, len(s.mismatch_groups)))
-    for (method, role, ov_e, st_e), (cnt, (kind, ovh, sth)) in list(s.mismatch_groups.items())[:40]:
-        print('  %-16s on %-11s overlay %-10s stock %-10s x%-5d e.g. %s payload %s' % (
-            method, role, errname(ov_e), errname(st_e), cnt, kind, hexcut(ovh)))
+    for (method, role, ov_e, st_e), (n, (kind, ovh, sth)) in s.mismatch_groups.items():
+        print('  %-15s on %-11s overlay %-8s stock %-8s x%-5d e.g. %s: %s' % (
+            method, role, errname(ov_e), errname(st_e), n, kind, hexcut(ovh)))
         if sth != ovh:
-            print('  %56s stock payload %s' % ('', hexcut(sth)))
-    viol = sum(s.violations.values())
+            print('  %67s stock payload %s' % ('', hexcut(sth)))
+    bad = tot(s.not_einval)
+    print('\nmalformed payloads not answered EINVAL: %d (%d kinds)' % (
+        bad, len(s.not_einval_groups)))
+    for (method, role, err), (n, (kind, h)) in s.not_einval_groups.items():
+        print('  %-26s on %-11s %-8s x%-5d e.g. %s: %s' % (method, role, errname(err), n,
+                                                          kind, hexcut(h)))
+    viol = tot(s.violations)
     print('\nstate-change violations: %d' % viol)
     for side, method, role, kind, why, oid, diff, h in s.violation_examples[:20]:
         print('  [%s] %s on %s (%s, %s payload): %s changed: %s; payload %s' % (
             side, method, role, why, kind, oid, diff, hexcut(h)))
-    print('\ntimeouts: %d' % sum(s.timeouts.values()))
+    print('\ntimeouts: %d' % tot(s.timeouts))
     for side, method, role, kind, h, secs in s.timeout_examples[:10]:
         print('  [%s] %s on %s after %.1f s (%s payload) %s' % (side, method, role, secs, kind,
                                                                 hexcut(h, 400)))
@@ -951,7 +1044,7 @@ def report(f, osd_ok, seed, seconds, elapsed):
     for e in s.harness_errors[:10]:
         print('harness error: ' + e)
     print('\nseed %d, %d calls in %.0f s (fuzzing %d s)' % (seed, total, elapsed, seconds))
-    failed = mism or viol or sum(s.timeouts.values()) or not osd_ok or s.harness_errors
+    failed = mism or bad or viol or tot(s.timeouts) or not osd_ok or s.harness_errors
     print('RESULT: %s' % ('FAIL' if failed else 'PASS'))
     return 1 if failed else 0
 
@@ -1024,7 +1117,8 @@ def main(argv):
                     f.stats.harness_errors.append('%s: %s' % (type(e).__name__, e))
         elif built:
             print('# OSD down: images left in pool %s' % POOL)
-    rc = report(f, bool(osd_ok), seed, 0 if args.replay else args.seconds, time.monotonic() - t0)
+    rc = report(f, bool(osd_ok), seed, 0 if args.replay else args.seconds,
+                time.monotonic() - t0)
     for side in (ov, st):
         side.cluster.shutdown()
     return rc

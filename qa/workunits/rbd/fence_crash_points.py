@@ -17,8 +17,18 @@ removable with the project's `rbd rm`.
 
 Operations:
   clone        the project's `rbd clone-standalone P C`
+  clone-api    the same through python3-rbd with the project's module
+               (`rbd.RBD().clone_standalone`)
   flatten      stock `/usr/bin/rbd flatten C`        (repair: project flatten)
   rm           stock `/usr/bin/rbd rm C`             (repair: project rm)
+  pflatten     the project's `rbd flatten C`         (repair: the same again)
+  prm          the project's `rbd rm C`              (repair: the same again)
+  rm-parent    the project's `rbd rm P`, P's only child removed by stock rm
+               before (so rm first completes that detach, then removes P)
+               (repair: the same again; P must end removed)
+  prune        the project's `rbd children --prune P`, P with a child and
+               a registration of an image that does not exist (repair: the
+               same again; the child must stay, the stale entry go)
 
 Repairs, as the design document tells users:
   clone killed   `rbd rm C` (the half-made child; its registration goes
@@ -79,10 +89,18 @@ class Checker:
         self.cluster.connect()
         self.io = self.cluster.open_ioctx(pool)
         self.pool_id = self.cluster.pool_lookup(pool)
+        self.setup_ids = {}  # image name -> id when set up
 
-    def run(self, argv, env=None, check=True):
+    def header_exists(self, image_id):
+        try:
+            self.io.stat('rbd_header.' + image_id)
+            return True
+        except rados.ObjectNotFound:
+            return False
+
+    def run(self, argv, env=None, check=True, new_session=False):
         p = subprocess.run(argv, capture_output=True, text=True, timeout=300,
-                           env=dict(os.environ, **(env or {})))
+                           env=dict(os.environ, **(env or {})), start_new_session=new_session)
         if check and p.returncode != 0:
             raise RuntimeError('%s exited %d: %s' % (' '.join(argv), p.returncode,
                                                       p.stderr.strip()[-400:]))
@@ -180,26 +198,61 @@ class Checker:
         return p.stdout
 
 
-def setup(c, tag, with_child):
+CLONE_OPS = ('clone', 'clone-api')
+# The operation's own command, run again, is its repair.
+RERUN_OPS = ('rm-parent', 'prune')
+# The project's flatten and rm of a child are repaired as the stock ones.
+STOCK_VERB = {'pflatten': 'flatten', 'prm': 'rm'}
+CLONE_API = ('import os, rados, rbd, rbd_standalone\n'
+             'c = rados.Rados(conffile=os.environ["CEPH_CONF"]); c.connect()\n'
+             'io = c.open_ioctx(os.environ["POOL"])\n'
+             'rbd.RBD().clone_standalone(io, os.environ["PARENT"], io, os.environ["CHILD"])\n')
+
+
+def setup(c, tag, op):
     parent, child = 'p-' + tag, 'c-' + tag
     c.run([STOCK_RBD, 'create', '--size', '%dM' % (SIZE >> 20), c.spec(parent)])
     c.run([STOCK_RBD, 'bench', '--io-type', 'write', '--io-size', '1M', '--io-total', '2M',
            '--io-pattern', 'seq', c.spec(parent)])
-    if with_child:
+    if op not in CLONE_OPS:
         c.run([c.rbd_cli, 'clone-standalone', c.spec(parent), c.spec(child)])
+    if op == 'rm-parent':
+        c.run([STOCK_RBD, 'rm', '--no-progress', c.spec(child)])
+    if op == 'prune':
+        c.call('rbd_header.' + c.image_id(parent), 'standalone_child_attach',
+               child_spec(c.pool_id, 'nosuchimage0'))
+    c.setup_ids[parent] = c.image_id(parent)
     return parent, child
 
 
 def operation_argv(c, op, parent, child):
-    if op == 'clone':
-        return [c.rbd_cli, 'clone-standalone', c.spec(parent), c.spec(child)]
-    return [STOCK_RBD, op, '--no-progress', c.spec(child)]
+    return {
+        'clone': [c.rbd_cli, 'clone-standalone', c.spec(parent), c.spec(child)],
+        'clone-api': ['/usr/bin/python3', '-c', CLONE_API],
+        'pflatten': [c.rbd_cli, 'flatten', '--no-progress', c.spec(child)],
+        'prm': [c.rbd_cli, 'rm', '--no-progress', c.spec(child)],
+        'rm-parent': [c.rbd_cli, 'rm', '--no-progress', c.spec(parent)],
+        'prune': [c.rbd_cli, 'children', '--prune', c.spec(parent)],
+    }.get(op, [STOCK_RBD, op, '--no-progress', c.spec(child)])
+
+
+def operation_env(c, op, parent, child):
+    return {'POOL': c.pool, 'PARENT': parent, 'CHILD': child} if op == 'clone-api' else {}
 
 
 def repair(c, op, parent, child):
     """What the design document tells users to run; returns the steps."""
     steps = []
-    if op == 'clone':
+    if op == 'rm-parent':
+        if c.header_exists(c.setup_ids[parent]):
+            c.remove(parent)  # waits out the killed client's watch
+            steps.append('rm again')
+        return steps
+    if op == 'prune':
+        c.run(operation_argv(c, op, parent, child))
+        return ['prune again']
+    op = STOCK_VERB.get(op, op)
+    if op in CLONE_OPS:
         iid = c.image_id(child)
         if iid is not None and c.linked_parent(iid) is None:
             c.run([c.rbd_cli, 'rm', '--no-progress', c.spec(child)])
@@ -226,6 +279,12 @@ def check_clean(c, op, parent, child, parent_data):
     """After repair: consistent; then everything removable."""
     bad = c.invariant()
     pid = c.image_id(parent)
+    if op == 'rm-parent':
+        if c.header_exists(c.setup_ids[parent]) or parent in c.images():
+            bad.append('the parent is still there after the repair')
+        return bad, 'parent gone'
+    if op == 'prune' and c.image_id(child) is None:
+        bad.append('the prune removed a live child')
     iid = c.image_id(child)
     linked = iid is not None and c.linked_parent(iid) is not None
     up, down = c.fence(pid)
@@ -234,7 +293,7 @@ def check_clean(c, op, parent, child, parent_data):
         bad.append('linked child but fence up=%s, %d entries' % (up, n))
     if not linked and not (down and n == 0):
         bad.append('no linked child but fence down=%s, %d entries' % (down, n))
-    if iid is not None and op != 'rm':
+    if iid is not None and op not in ('rm', 'prm'):
         if c.export(child) != parent_data:
             bad.append('child data differs from the parent')
     if iid is not None:
@@ -244,15 +303,17 @@ def check_clean(c, op, parent, child, parent_data):
 
 
 def trace(c, op, shim, tmp):
-    parent, child = setup(c, 'trace-' + op, op != 'clone')
+    parent, child = setup(c, 'trace-' + op, op)
     path = os.path.join(tmp, 'trace-' + op)
     c.run(operation_argv(c, op, parent, child),
-          env={'LD_PRELOAD': shim, 'RADOS_SHIM_TRACE': path})
+          env=dict(operation_env(c, op, parent, child), LD_PRELOAD=shim,
+                   RADOS_SHIM_TRACE=path, RADOS_SHIM_COUNTER=path + '.n'))
     calls = [line.split()[1] for line in open(path)]
-    if op != 'rm':
+    if c.image_id(child) is not None:
         c.run([c.rbd_cli, 'rm', '--no-progress', c.spec(child)])
-    c.run([c.rbd_cli, 'children', c.spec(parent)])
-    c.run([c.rbd_cli, 'rm', '--no-progress', c.spec(parent)])
+    if c.image_id(parent) is not None:
+        c.run([c.rbd_cli, 'children', '--prune', c.spec(parent)])
+        c.run([c.rbd_cli, 'rm', '--no-progress', c.spec(parent)])
     return calls
 
 
@@ -260,7 +321,7 @@ def prune_race(c, shim):
     """--prune while a clone waits between REGISTER and LINK (the link
     delayed 1.5 s): the registration must survive and the clone finish."""
     bad = []
-    parent, child = setup(c, 'prune-race-%d' % os.getpid(), False)
+    parent, child = setup(c, 'prune-race-%d' % os.getpid(), 'clone')
     clone = subprocess.Popen(operation_argv(c, 'clone', parent, child),
                              env=dict(os.environ, LD_PRELOAD=shim,
                                       RADOS_SHIM_DELAY_CALL='standalone_parent_attach:1500'),
@@ -289,7 +350,7 @@ def main(argv):
                     help='a pool of its own (created and removed): the checks scan it')
     ap.add_argument('--rbd', required=True, help="the project's rbd")
     ap.add_argument('--shim', required=True)
-    ap.add_argument('--ops', default='clone,flatten,rm')
+    ap.add_argument('--ops', default='clone,clone-api,flatten,rm,pflatten,prm,rm-parent,prune')
     ap.add_argument('--every', type=int, default=1,
                     help='kill before every K-th call only (quick runs), plus every '
                          'call of a standalone/child method')
@@ -321,10 +382,15 @@ def run_all(args, conf):
                 if n % args.every and 'standalone' not in key and 'child' not in key:
                     continue
                 tag = '%s-%d-%d' % (op, n, os.getpid())
-                parent, child = setup(c, tag, op != 'clone')
+                parent, child = setup(c, tag, op)
                 parent_data = c.export(parent)
-                p = c.run(operation_argv(c, op, parent, child), check=False,
-                          env={'LD_PRELOAD': args.shim, 'RADOS_SHIM_KILL_AT_CALL': str(n)})
+                # One numbering for the client and the stock rbd it may run;
+                # the kill takes both (their own process group).
+                counter = os.path.join(tmp, tag + '.n')
+                p = c.run(operation_argv(c, op, parent, child), check=False, new_session=True,
+                          env=dict(operation_env(c, op, parent, child), LD_PRELOAD=args.shim,
+                                   RADOS_SHIM_KILL_AT_CALL=str(n), RADOS_SHIM_COUNTER=counter,
+                                   RADOS_SHIM_KILL_GROUP='1'))
                 killed = p.returncode == -9
                 after_kill = c.invariant()
                 try:

@@ -239,6 +239,11 @@ class Checker:
         self.cluster = rados.Rados(conffile=conf, conf={'rados_osd_op_timeout': '60',
                                                         'rados_mon_op_timeout': '60'})
         self.cluster.connect(timeout=60)
+        # PG queries go to each PG's primary; one sent just as the osdmap
+        # changes can sit unanswered, so they time out fast and are retried.
+        self.admin = rados.Rados(conffile=conf, conf={'rados_osd_op_timeout': '2',
+                                                      'rados_mon_op_timeout': '30'})
+        self.admin.connect(timeout=60)
         self.io = self.cluster.open_ioctx(POOL)
         self.pool_id = self.cluster.pool_lookup(POOL)
 
@@ -260,7 +265,7 @@ class Checker:
         for i in range(pool['pg_num']):
             pgid = '%d.%x' % (self.pool_id, i)
             try:
-                r, out, _ = self.cluster.pg_command(pgid, json.dumps({'prefix': 'query',
+                r, out, _ = self.admin.pg_command(pgid, json.dumps({'prefix': 'query',
                                                                       'pgid': pgid}), b'')
                 q = json.loads(out) if r == 0 else {}
             except (rados.Error, ValueError):
@@ -897,19 +902,20 @@ def scenario_osd_down(w, rnd):
     # Reads served by the recovered OSD: it is every PG's primary.
     others = [i for i in range(3) if i != down]
     for i in others:
-        w.chk.mon(prefix='osd primary-affinity', id='osd.%d' % i, weight=0.0)
+        w.chk.mon(prefix='osd primary-affinity', id=i, weight=0.0)
     try:
         w.chk.wait_pgs('primary on osd.%d' % down,
                        lambda s, acting: s.startswith('active') and acting[:1] == [down])
         w.check(row, 'osd.%d primary of every PG' % down)
     finally:
         for i in others:
-            w.chk.mon(prefix='osd primary-affinity', id='osd.%d' % i, weight=1.0)
-    # Another OSD out: the PGs run undersized, the data reads the same.
+            w.chk.mon(prefix='osd primary-affinity', id=i, weight=1.0)
+    # Another OSD out: with no OSD to take its place the PGs re-peer as
+    # remapped (pg_temp keeps it acting); the data reads the same.
     w.chk.mon(prefix='osd out', ids=[str(others[0])])
     try:
-        w.chk.wait_pgs('active with osd.%d out' % others[0],
-                       lambda s, acting: s.startswith('active') and others[0] not in acting)
+        w.chk.wait_pgs('active+remapped with osd.%d out' % others[0],
+                       lambda s, _: s.startswith('active') and 'remapped' in s)
         w.check(row, 'osd.%d out' % others[0])
     finally:
         w.chk.mon(prefix='osd in', ids=[str(others[0])])

@@ -12,12 +12,18 @@
 //   RADOS_SHIM_WATCH_DELAY_MS=MS  sleep before registering each watch, so
 //                                 that a librbd open's refresh and its
 //                                 header watch are far apart
+//   RADOS_SHIM_COUNTER=FILE       number the calls of every process that
+//                                 shares FILE (a client and the stock tools
+//                                 it runs) in one sequence
+//   RADOS_SHIM_KILL_GROUP=1       the kill takes the whole process group
+//                                 (the client that ran the killed tool too)
 //
 // A class call is counted when it is added to an operation (librbd builds
 // an operation and sends it at once) or sent directly (IoCtx::exec).
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -67,9 +73,27 @@ void sleep_ms(long ms) {
 std::atomic<long> g_calls{0};
 std::mutex g_trace_lock;
 
+// The next number of the sequence kept in `path` (locked across processes).
+long next_shared_call(const char* path) {
+  int fd = open(path, O_RDWR | O_CREAT, 0644);
+  if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+    fprintf(stderr, "librados_fault_shim: cannot use counter %s\n", path);
+    abort();
+  }
+  char buf[32] = {0};
+  ssize_t got = pread(fd, buf, sizeof(buf) - 1, 0);
+  long n = (got > 0 ? strtol(buf, nullptr, 10) : 0) + 1;
+  std::string text = std::to_string(n) + "\n";
+  ssize_t w = pwrite(fd, text.data(), text.size(), 0);
+  (void)w;
+  close(fd);  // also unlocks
+  return n;
+}
+
 // Called before every class call.
 void on_class_call(const char* cls, const char* method) {
-  long n = ++g_calls;
+  const char* counter = getenv("RADOS_SHIM_COUNTER");
+  long n = counter != nullptr && *counter != '\0' ? next_shared_call(counter) : ++g_calls;
   if (const char* trace = getenv("RADOS_SHIM_TRACE")) {
     std::lock_guard<std::mutex> l(g_trace_lock);
     int fd = open(trace, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -81,7 +105,7 @@ void on_class_call(const char* cls, const char* method) {
     }
   }
   if (env_long("RADOS_SHIM_KILL_AT_CALL") == n) {
-    kill(getpid(), SIGKILL);
+    kill(env_long("RADOS_SHIM_KILL_GROUP") != 0 ? 0 : getpid(), SIGKILL);
     pause();
   }
   if (const char* d = getenv("RADOS_SHIM_DELAY_CALL")) {
