@@ -1,64 +1,77 @@
 #!/usr/bin/python3
 """Clone one parent many times at once while its other children go away.
 
-One parent P (written with a pattern distinct per 4 KiB block of every
-object, with two holes and a half-written last object) goes through these
-stages, in a pool of its own:
+One parent P (a pattern distinct per 4 KiB block of every object, two
+holes, a half-written last object) in a pool of its own goes through:
 
   1 clone   N clones at once: half `rbd clone-standalone` processes of the
             project's CLI, half threads of this process calling
             rbd_standalone's clone_standalone.  All must succeed; then the
             registry holds exactly these N children, all ATTACHED, and the
             fence is up.
-  2 race    (each round) M more clones run while existing children are
-            removed (stock `/usr/bin/rbd rm`, project `rbd rm`) and flattened
-            (stock and project `flatten`), and `rbd children --prune P`
-            loops.  Every child writes its own markers first (a new one right
-            after its clone).  Then, after the project's `rbd children P`
-            (which completes the detaches the stock tools left): the registry
-            (names, ids, ATTACHED), the children that really link to P and
-            the script's own book are one and the same set; flattened
-            children are unlinked, removed ones gone (no id object, header,
-            directory or trash entry); the fence is up.
-  3 data    every child left, linked or flattened, reads P's pattern except
-            where it wrote, and its own bytes there.
+  2 race    (per round) M more clones while existing children are removed
+            (stock `/usr/bin/rbd rm`, project `rbd rm`) and flattened (stock
+            and project `flatten`) and `rbd children --prune P` loops; some
+            children are left alone, so the count never reaches 0.  Every
+            existing child first writes its markers (a new one right after
+            its clone).  Then, after the project's `rbd children P` (which
+            completes the detaches the stock tools left): the registry (ids,
+            ATTACHED, count, children_list(CEPH_NOSNAP)), `rbd children` and
+            the Python API (names), the images that really link to P, and
+            this script's book are one and the same set; flattened children
+            are unlinked and report no parent; removed ones are gone (id
+            object, header, directory and trash entry); the fence is up.
+  2 drain   the last round (with --rounds >= 2): every existing child is
+            removed or flattened, and the new clones start while the last of
+            these runs, so the fence may be lowered at 0 and raised again.
+  3 data    (after each round) every child left, linked or flattened, reads
+            P's pattern except where it wrote, and its own bytes there; P
+            still reads its pattern.
   4 remove  every linked child removed at once (stock and project rm) while
-            the project's `rbd children P` loops to complete the detaches.
-            Afterwards 0 entries and the whole fence down.
-  5 parent  P's data never changed (sha256 at the start and now); stock
-            python rbd writes it; the project's `rbd rm P` removes it; the
-            flattened children still read their data without it.
+            the project's `rbd children P` loops.  Then 0 entries and the
+            whole fence down.
+  5 parent  P's data never changed (sha256 as written and now); stock python
+            rbd writes it; the project's `rbd rm P` removes it; the flattened
+            children still read their data without it, and go.
 
-A monitor thread samples P's fence, registry and every child's link the
-whole time.  Links are read before and after the fence/registry read, and
-a child never links again once unlinked, so a child linked at both reads
-was linked in between.  In every sample:
+Two threads, each with its own librados client, sample P the whole time:
 
-  - the fence is whole (non-primary, marker, fence lock) when the registry
-    has entries and wholly down when it has none, never partly up;
-  - a child linked at both reads is registered and the fence is up;
-  - stage 4 (no clone runs, so nothing links anew): a child linked at the
-    second read means the fence was up; once down, the fence stays down
-    with 0 entries (it is lifted only at 0).
+  fence poll    the fence status (one OSD read, which also says whether the
+                registry has entries), then the count.  The fence must be
+                whole (non-primary, marker, fence lock) when there are
+                entries and wholly down when there are none, never partly
+                up.  In stage 4, once down it must stay down, and a count
+                read after a fence-down status must be 0.
+  link monitor  every image's link to P, then the fence and the registry,
+                then the links again.  A child never links again once
+                unlinked, so one linked at both reads was linked in between:
+                it must be registered, with the fence up.  In stage 4 no
+                clone runs, so a child linked at the second read was linked
+                at the fence read: the fence must have been up, and with
+                the fence down the registry must be empty.
 
-Failures of a racing operation allowed, because they are documented (each
-is printed, and the state must still be exact, with the child kept):
-  rm (stock or project) exiting 16 (EBUSY) "image has watchers": another
-  client had the child open (stock rm refuses such an image).
-Any other failure, an operation running longer than --op-timeout (a hang),
-a wrong count, a partly raised or a missing fence, or wrong data is a
+A failure of a racing operation is allowed only for a documented reason
+(printed; the state must still be exact, the child kept and removed
+later): rm (stock or project) exiting 16 (EBUSY) "image has watchers"
+(stock rm refuses an image another client has open).  Any other failure,
+an operation still running after --op-timeout (a hang), a wrong count or
+set, a partly raised, missing or early lowered fence, or wrong data is a
 violation.
 
 Prints a table of stages (operations started/ok/failed by errno or exit
-code, registry count expected/seen, fence, monitor samples, data checks,
-elapsed), the operations per kind, and "N passed, M failed"; exits 1 on any
-violation.  --inject KIND breaks one thing on purpose (to see the checks
-fail).  Needs CEPH_CONF (a cluster with the overlay), PYTHONPATH with
-rbd_standalone and the project's rbd (--rbd or PROJECT_RBD):
+code, peak concurrency, registry count expected/seen, fence, samples, data
+checks, elapsed), the operations per kind, and "N passed, M failed"; exits
+1 on any violation.  --inject KIND breaks one thing on purpose, to see the
+checks fail: registry (drops an entry), data (a child's object), parent (a
+parent's object), fence (breaks the fence lock), lift (empties the registry
+through the class, lowering the fence, before stage 4).
 
-  with_cluster.sh src/vstart.sh build/lib/rados-classes PORT \\
+Needs CEPH_CONF (a cluster with the overlay), PYTHONPATH with
+rbd_standalone, and the project's rbd (--rbd or PROJECT_RBD):
+
+  qa/workunits/rbd/with_cluster.sh src/vstart.sh build/lib/rados-classes PORT \\
       /usr/bin/python3 qa/workunits/rbd/clone_concurrency.py --quick
-  ... clone_concurrency.py --clones 32 --rounds 3
+  ... clone_concurrency.py --clones 32 --rounds 3      (the full run)
 
 Run with /usr/bin/python3.
 """

@@ -308,3 +308,31 @@ TEST(Keys, ValidImageIds) {
   EXPECT_FALSE(is_valid_image_id("a/b"));
   EXPECT_FALSE(is_valid_image_id("a.b"));
 }
+
+TEST(Keys, StandaloneChildKeyParsesBackToItsSpec) {
+  for (const ChildImageSpec& spec :
+       {ChildImageSpec{0, "", "a"}, ChildImageSpec{1, "ns", "abc123"},
+        ChildImageSpec{INT64_MAX, std::string("\x00\xff.", 3), "Z9"}}) {
+    ChildImageSpec parsed;
+    ASSERT_TRUE(parse_head_child_key(head_child_key(spec), &parsed)) << head_child_key(spec);
+    EXPECT_EQ(spec, parsed);
+  }
+}
+
+TEST(Keys, StandaloneChildKeyRejectsWhatTheOverlayNeverWrites) {
+  const std::string ok = head_child_key({1, "ns", "abc"});
+  ChildImageSpec parsed{7, "keep", "me"};
+  for (const std::string& key :
+       {std::string("head_child_"), std::string("head_child_junk0"),
+        std::string("snapshot_0000000000000001"),
+        std::string("head_child_000000000000000A..abc"),          // upper-case hex
+        std::string("head_child_0000000000000001.6e7.abc"),       // odd namespace
+        std::string("head_child_0000000000000001.6e73"),          // no id separator
+        std::string("head_child_0000000000000001..ab-c"),         // invalid id
+        std::string("head_child_0000000000000001.."),             // empty id
+        std::string("head_child_8000000000000000..abc"),          // negative pool
+        std::string("head_child_00000000000000001..abc"), ok + "\n"}) {
+    EXPECT_FALSE(parse_head_child_key(key, &parsed)) << key;
+  }
+  EXPECT_EQ((ChildImageSpec{7, "keep", "me"}), parsed);
+}
