@@ -17,6 +17,12 @@ T1  a parent removed by stock `rbd rm` while being cloned.  The rm is
     leave nothing, and the rm must finish (the parent is gone everywhere).
     Then the other order: a clone that registered first makes the rm fail
     before it moves anything, and the parent stays usable.
+F1  a clone racing the removal of the last child.  The clone reads the
+    fence up, the last child's removal lowers it (a client that has the
+    parent open read-write refreshes and may write again), then the
+    clone's attach raises it: the clone must know it raised it, look for
+    writers and fail with EBUSY, so that the writer's write lands at once
+    instead of waiting behind the fence's lock.
 
 Needs CEPH_CONF (a cluster with the overlay), the project's rbd (--rbd) and
 the librados fault shim (--shim).  Run with /usr/bin/python3.
@@ -27,6 +33,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 import rados
@@ -240,6 +247,57 @@ def check_trashed_parent(c, ck):
              'after its child, the parent is removed by stock rm')
 
 
+WRITER = """
+import os, sys, time, rados, rbd
+c = rados.Rados(conffile=os.environ['CEPH_CONF']); c.connect()
+img = rbd.Image(c.open_ioctx(sys.argv[1]), sys.argv[2])
+print('ready', flush=True)
+go = sys.argv[3]
+while not os.path.exists(go):
+    img.read(0, 4096)  # like QEMU: every I/O refreshes when told to
+    time.sleep(0.05)
+t = time.monotonic()
+try:
+    img.write(b'W' * 4096, 0)
+    print('landed %.1f' % (time.monotonic() - t), flush=True)
+except rbd.Error as e:
+    print('refused %s' % e, flush=True)
+"""
+
+
+def check_clone_racing_last_detach(c, ck, tmp):
+    print('== F1: a clone racing the removal of the last child')
+    ok = c.create('f1p') and run([c.rbd, 'clone-standalone', f'{POOL}/f1p', f'{POOL}/f1a'])[0] == 0
+    if not ck.check(ok, 'parent with one child'):
+        return
+    go = os.path.join(tmp, 'f1.go')
+    writer = subprocess.Popen(['/usr/bin/python3', '-c', WRITER, POOL, 'f1p', go],
+                              stdout=subprocess.PIPE, text=True)
+    ck.check(writer.stdout.readline().strip() == 'ready', 'a client opened the parent read-write')
+    clone = subprocess.Popen([c.rbd, 'clone-standalone', f'{POOL}/f1p', f'{POOL}/f1b'],
+                             env=dict(os.environ, LD_PRELOAD=c.shim,
+                                      RADOS_SHIM_DELAY_CALL='standalone_child_attach:3000'),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    ck.check(run([c.rbd, 'rm', '--no-progress', f'{POOL}/f1a'])[0] == 0,
+             'the last child is removed while the clone waits to attach')
+    err = clone.communicate(timeout=120)[1]
+    ck.check(clone.returncode == 16 and 'open for writing' in err,
+             f'the clone fails with EBUSY naming the writer (rc {clone.returncode})')
+    pid = c.image_id('f1p')
+    ck.check(not c.listed('f1b') and c.count(pid) == 0 and not c.fence_marked(pid),
+             'and leaves no child, no entry, no fence')
+    open(go, 'w').close()
+    try:
+        out, _ = writer.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        writer.kill()
+        out = 'blocked'
+    ck.check(out.startswith('landed') and float(out.split()[1]) < 5,
+             f'the writer\'s write lands at once ({out.strip()})')
+    ck.check(run([c.rbd, 'rm', '--no-progress', f'{POOL}/f1p'])[0] == 0, 'cleanup')
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -251,6 +309,8 @@ def main(argv):
     check_cycles(c, ck)
     check_trashed_parent(c, ck)
     check_malformed_entries(c, ck)
+    with tempfile.TemporaryDirectory(prefix='registry-defects-') as tmp:
+        check_clone_racing_last_detach(c, ck, tmp)
     print(f'{ck.passed} passed, {ck.failed} failed')
     return 1 if ck.failed else 0
 

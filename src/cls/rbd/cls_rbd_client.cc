@@ -130,12 +130,13 @@ int standalone_fence_status(librados::IoCtx& ioctx, const std::string& oid,
     return r;
   }
   return decode_reply(reply, [status](Decoder& d) {
-    d.envelope(1, [status](Decoder& in, const Decoder::Envelope&) {
+    d.envelope(1, [status](Decoder& in, const Decoder::Envelope& env) {
       status->marker = in.boolean();
       status->non_primary = in.boolean();
       status->lock = in.u8();
       status->lock_owner = in.str();
       status->has_children = in.boolean();
+      status->raised_for = env.struct_v >= 2 ? in.str() : std::string();
     });
   });
 }

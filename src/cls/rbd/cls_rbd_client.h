@@ -49,6 +49,7 @@ struct FenceStatus {
   uint8_t lock = 0;  // 0 free, 1 the fence's, 2 another client's
   std::string lock_owner;
   bool has_children = false;
+  std::string raised_for;  // overlay v3 with (2,1) status; else ""
   bool complete() const { return marker && non_primary && lock == 1; }
 };
 int standalone_fence_status(librados::IoCtx& ioctx, const std::string& oid,

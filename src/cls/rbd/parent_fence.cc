@@ -140,6 +140,10 @@ int read_status(cls_method_context_t hctx, Status* status) {
     return r;
   }
   status->marker = (status->op_features & OP_FEATURE_STANDALONE_PARENT) != 0;
+  r = omap::get(hctx, RAISED_FOR_KEY, &status->raised_for);
+  if (r < 0 && r != -ENOENT) {
+    return r;
+  }
   status->non_primary = (status->features & FEATURE_NON_PRIMARY) != 0;
 
   std::vector<Locker> lockers;
@@ -160,7 +164,8 @@ int read_status(cls_method_context_t hctx, Status* status) {
   return 0;
 }
 
-int raise(cls_method_context_t hctx, const Status& status, bool new_fence) {
+int raise(cls_method_context_t hctx, const Status& status, bool new_fence,
+          const std::string& raised_for) {
   if (new_fence) {
     // A new fence.  Without exclusive-lock a writer that opened the image
     // just before the fence would never ask for the lock, and keep writing.
@@ -184,6 +189,10 @@ int raise(cls_method_context_t hctx, const Status& status, bool new_fence) {
       return r;
     }
   }
+  int r = omap::set(hctx, RAISED_FOR_KEY, raised_for);
+  if (r < 0) {
+    return r;
+  }
   return write_features(hctx, status, status.features | FEATURE_NON_PRIMARY,
                         status.op_features | OP_FEATURE_STANDALONE_PARENT);
 }
@@ -201,6 +210,12 @@ int lower(cls_method_context_t hctx, const Status& status) {
         CLS_ERR("fence: cannot release %s: %d", FENCE_LOCK_NAME, r);
         return r;
       }
+    }
+  }
+  if (!status.raised_for.empty() || status.marker) {
+    int r = omap::remove(hctx, RAISED_FOR_KEY);
+    if (r < 0 && r != -ENOENT) {
+      return r;
     }
   }
   return write_features(hctx, status, status.features & ~FEATURE_NON_PRIMARY,

@@ -39,6 +39,11 @@ struct Status {
   bool non_primary = false;  // feature bit 10
   LockHolder lock = LockHolder::NONE;
   std::string lock_owner;    // "client.<n> (cookie)" when held by another
+  // The registry key of the child whose attach raised the fence ("" when
+  // raised by a repair, or by overlay v3 before this key existed): lets
+  // that clone tell it raised the fence even if a concurrent last detach
+  // lowered it after the clone last looked.
+  std::string raised_for;
   bool complete() const { return marker && non_primary && lock == LockHolder::FENCE; }
 };
 
@@ -48,7 +53,11 @@ int read_status(cls_method_context_t hctx, Status* status);
 // exclusive lock is held by another client (a writer).  A new fence also
 // needs the exclusive-lock feature (-EINVAL) and an image that is not
 // non-primary (-EROFS: a mirror secondary, which its mirror daemon writes).
-int raise(cls_method_context_t hctx, const Status& status, bool new_fence);
+int raise(cls_method_context_t hctx, const Status& status, bool new_fence,
+          const std::string& raised_for = {});
+
+// The omap key holding Status::raised_for (sorts before "snapshot_").
+constexpr const char* RAISED_FOR_KEY = "head_fence_raised_for";
 
 // Removes every part of the fence.
 int lower(cls_method_context_t hctx, const Status& status);

@@ -225,7 +225,7 @@ int attach(cls_method_context_t hctx, ceph::bufferlist* in, bool stock_payload) 
     return -EPERM;
   }
   if (!status.complete()) {
-    r = fence::raise(hctx, status, !status.marker);
+    r = fence::raise(hctx, status, !status.marker, req.key);
     if (r < 0) {
       return r;
     }
@@ -457,9 +457,10 @@ int standalone_children_count(cls_method_context_t hctx, ceph::bufferlist* in,
 }
 
 /**
- * The state of the parent's fence.  Input: none.  Output: envelope (1,1)
+ * The state of the parent's fence.  Input: none.  Output: envelope (2,1)
  * { u8 marker, u8 non_primary, u8 lock (0 free, 1 fence, 2 another client),
- * string lock owner, u8 has_children }.
+ * string lock owner, u8 has_children, string raised_for (v2: the registry
+ * key of the child whose attach raised the fence, or "") }.
  */
 int standalone_fence_status(cls_method_context_t hctx, ceph::bufferlist* in,
                             ceph::bufferlist* out) {
@@ -470,12 +471,13 @@ int standalone_fence_status(cls_method_context_t hctx, ceph::bufferlist* in,
     return r;
   }
   Encoder e;
-  size_t t = e.start_envelope(1, 1);
+  size_t t = e.start_envelope(2, 1);
   e.boolean(status.marker);
   e.boolean(status.non_primary);
   e.u8(static_cast<uint8_t>(status.lock));
   e.str(status.lock_owner);
   e.boolean(n > 0);
+  e.str(status.raised_for);
   e.finish_envelope(t);
   out->append(omap::to_bufferlist(e.bytes()));
   return 0;

@@ -353,6 +353,14 @@ int CloneRequest::register_on_parent() {
   if (r < 0) {
     return fail(r, "error registering the child on parent " + m_parent_name);
   }
+  // The last child's detach may have lowered the fence after `before` was
+  // read, and then this attach raised it again: the fence says which
+  // attach raised it.
+  cl::FenceStatus after;
+  if (!m_raised_fence && cl::standalone_fence_status(m_parent_ioctx, oid, &after) == 0 &&
+      after.raised_for == cls::rbd::standalone::head_child_key(child)) {
+    m_raised_fence = true;
+  }
   m_undo.push_back([this, oid, child] {
     // Without write access, leave the entry for the owner's tools to drop
     // (the child is removed next, so the entry is a finished detach).
