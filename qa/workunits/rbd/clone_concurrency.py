@@ -111,7 +111,7 @@ FEATURES = (rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK |
             rbd.RBD_FEATURE_DEEP_FLATTEN)
 MARKERS_PER_ROUND = 3
 PAGE = 16                       # registry page: larger registries span pages
-ATTACHED, DETACHING = 0, 1
+ATTACHED = 0                    # entry state (DETACHING is 1)
 LINK_HEAD, LINK_SNAPSHOTS = 1, 2
 PARENT = 'cc-parent'
 INJECTIONS = ('registry', 'data', 'fence', 'parent', 'lift')
@@ -201,10 +201,9 @@ def describe_offset(off):
 # ------------------------------------------------------------ bookkeeping --
 
 class Child:
-    def __init__(self, name, how, rnd):
+    def __init__(self, name, how):
         self.name = name
         self.how = how          # cli or api (how it was cloned)
-        self.round = rnd
         self.id = None
         self.fate = 'cloning'   # linked, flattened, removed, never (clone failed)
         self.markers = []       # (offset, bytes) in the order written
@@ -225,10 +224,9 @@ class Stage:
         self.lock = threading.Lock()
         self.registry = '-'
         self.fence = '-'
-        self.samples = '-'
         self.data = [0, 0]      # ok, checked
 
-    def record(self, kind, target, code, t_start):
+    def record(self, kind, code, t_start):
         with self.lock:
             self.spans.append((t_start, time.time(), kind))
             self.started[kind] += 1
@@ -280,6 +278,7 @@ class Run:
         self.monitors = []
         self.poller = self.link_monitor = None
         self.injected = None
+        self.t_start = time.time()
 
     # --------------------------------------------------------- checking --
 
@@ -405,6 +404,8 @@ class Run:
         for i, (ret, data) in replies.items():
             if ret >= 1 and data[0] in (LINK_HEAD, LINK_SNAPSHOTS):
                 linked.add(i)
+            elif ret == 0:
+                errors['link_state: empty reply'] += 1
             elif ret < 0 and ret != -errno.ENOENT:
                 errors['link_state: %s' % code_name(-ret)] += 1
         return linked, errors
@@ -432,10 +433,10 @@ class Run:
 
     # ------------------------------------------------------- operations --
 
-    def new_child(self, how, rnd):
+    def new_child(self, how):
         with self.book:
             self.next_child += 1
-            c = Child('cc-c%03d' % self.next_child, how, rnd)
+            c = Child('cc-c%03d' % self.next_child, how)
             self.children.append(c)
         return c
 
@@ -450,7 +451,7 @@ class Run:
                 self.rbd.clone_standalone(api_io, PARENT, api_io, c.name)
             except rbd.Error as e:
                 code, err = e.errno or 'error', str(e)
-        stage.record('clone/%s' % c.how, c.name, code, t)
+        stage.record('clone/%s' % c.how, code, t)
         if code != 0:
             c.fate = 'never'
             self.violate(stage, 'clone %s (%s) failed %s: %s' % (
@@ -480,18 +481,19 @@ class Run:
                     c.markers.append((off, payload))
         except rbd.Error as e:
             code, err = e.errno or 'error', str(e)
-        stage.record('write', c.name, code, t)
+        stage.record('write', code, t)
         if code != 0:
+            # A violation; the child's operation still runs (the book knows
+            # which markers landed).
             self.violate(stage, 'writing the markers of %s failed %s: %s' % (
                 c.name, code_name(code), err))
-        return code == 0
 
     def remove(self, stage, c, tool):
         argv = [STOCK_RBD if tool == 'stock' else self.rbd_cli, 'rm', '--no-progress',
                 self.spec(c.name)]
         t = time.time()
         code, _, err = self.run_cmd(argv)
-        stage.record('rm/%s' % tool, c.name, code, t)
+        stage.record('rm/%s' % tool, code, t)
         if code == 0:
             c.fate = 'removed'
         elif code == errno.EBUSY and 'watchers' in err:
@@ -507,7 +509,7 @@ class Run:
                 self.spec(c.name)]
         t = time.time()
         code, _, err = self.run_cmd(argv)
-        stage.record('flatten/%s' % tool, c.name, code, t)
+        stage.record('flatten/%s' % tool, code, t)
         if code == 0:
             c.fate = 'flattened'
         else:
@@ -529,7 +531,7 @@ class Run:
         t = time.time()
         code, out, err = self.run_cmd(argv)
         kind = 'children --prune' if prune else 'children'
-        stage.record(kind, PARENT, code, t)
+        stage.record(kind, code, t)
         if code != 0:
             self.violate(stage, '%s failed %s: %s' % (kind, code_name(code), err.strip()[-300:]))
             return None
@@ -572,7 +574,7 @@ class Run:
             self.violate(stage, '%d operation(s) still running after %d s: hang' % (
                 stuck, self.args.op_timeout * 3))
             self.finish()
-            os._exit(1)
+            os._exit(1)  # the hung threads cannot be joined
 
     # ----------------------------------------------------------- checks --
 
@@ -695,9 +697,16 @@ class Run:
             m.removing = removing
 
     def finish(self):
+        """Stops the samplers, prints the table and the verdict; the exit code."""
         for m in self.monitors:
             m.stop()
         print_table(self)
+        for msg, n in sorted(self.violations.items()):
+            if n > 1:
+                log('# repeated: %s (x%d)' % (msg[:200], n))
+        log('# %d clones made, %.0f s in all' % (len(self.children), time.time() - self.t_start))
+        log('%d passed, %d failed' % (self.passed, len(self.violations)))
+        return 1 if self.violations else 0
 
 
 class Sampler(threading.Thread):
@@ -832,7 +841,7 @@ def stage_clone(r):
     r.stages.append(st)
     r.set_stage(st)
     n = r.args.clones
-    kids = [r.new_child('cli' if i % 2 == 0 else 'api', 0) for i in range(n)]
+    kids = [r.new_child('cli' if i % 2 == 0 else 'api') for i in range(n)]
     api_io = r.api_io
     r.run_concurrently(st, [[lambda c=c: r.clone(st, c, api_io)] for c in kids])
     if r.args.inject == 'registry':
@@ -895,7 +904,7 @@ def stage_race(r, rnd, drain):
             steps += [lambda c=c, fn=fn, tool=tool: fn(st, c, tool), victim_done]
         pipelines.append(steps)
     for i in range(r.args.more):
-        c = r.new_child('cli' if i % 2 == 0 else 'api', rnd)
+        c = r.new_child('cli' if i % 2 == 0 else 'api')
         jitter = r.rng.uniform(0, 0.6)
         pipelines.append([(lambda j=jitter: last_victim_running(j)) if drain else (lambda: None),
                           lambda c=c: r.clone(st, c, api_io),
@@ -987,10 +996,10 @@ def stage_parent(r):
     except rbd.Error as e:
         code = e.errno or 'error'
         r.violate(st, 'stock python rbd cannot write the parent: %s' % e)
-    st.record('write parent', PARENT, code, t)
+    st.record('write parent', code, t)
     t = time.time()
     code, _, err = r.run_cmd([r.rbd_cli, 'rm', '--no-progress', r.spec(PARENT)])
-    st.record('rm/project parent', PARENT, code, t)
+    st.record('rm/project parent', code, t)
     r.check(st, code == 0, 'project rbd rm of the parent failed %s: %s' % (
         code_name(code), err.strip()[-300:]))
     r.check(st, r.image_id(PARENT) is None and not r.exists(header(r.parent_id)),
@@ -1123,8 +1132,9 @@ def main(argv):
 
 
 def run_all(args, conf):
-    t0 = time.time()
     r = Run(args, conf)
+    pre = Stage('0 parent')
+    r.stages.append(pre)
     r.rbd.create(r.io, PARENT, SIZE, order=ORDER, old_format=False, features=FEATURES)
     with rbd.Image(r.io, PARENT) as img:
         for obj in range(OBJECTS):
@@ -1133,10 +1143,14 @@ def run_all(args, conf):
                 img.write(r.pattern[obj * OBJ:obj * OBJ + end], obj * OBJ)
     r.parent_id = r.image_id(PARENT)
     r.pspec = parent_spec(r.pool_id, r.parent_id)
-    pre = Stage('0 parent')
-    r.check_parent_data(pre)
-    r.check(pre, r.fence_word(r.fence()) == 'down' and r.count() == 0,
-            'a new parent is fenced or has children')
+    pre.data[1] += 1
+    if r.check_parent_data(pre):
+        pre.data[0] += 1
+    f = r.fence()
+    pre.fence, pre.registry = r.fence_word(f), '0/%d' % r.count()
+    r.check(pre, pre.fence == 'down' and pre.registry == '0/0',
+            'a new parent is fenced (%s) or has children (%s)' % (pre.fence, pre.registry))
+    pre.t1 = time.time()
     # The API clones and the markers: threads of this process on one client.
     r.api_cluster = rados.Rados(conffile=conf)
     r.api_cluster.connect()
@@ -1145,20 +1159,17 @@ def run_all(args, conf):
     r.monitors = [r.poller, r.link_monitor]
     for m in r.monitors:
         m.start()
-    stage_clone(r)
-    for rnd in range(1, args.rounds + 1):
-        stage_race(r, rnd, drain=args.rounds > 1 and rnd == args.rounds)
-        stage_data(r, rnd)
-    stage_remove(r)
-    stage_parent(r)
-    r.finish()
-    failed = len(r.violations)
-    for msg, n in sorted(r.violations.items()):
-        if n > 1:
-            log('# repeated: %s (x%d)' % (msg[:200], n))
-    log('# %d clones made, %.0f s in all' % (len(r.children), time.time() - t0))
-    log('%d passed, %d failed' % (r.passed, failed))
-    return 1 if failed else 0
+    try:
+        stage_clone(r)
+        for rnd in range(1, args.rounds + 1):
+            stage_race(r, rnd, drain=args.rounds > 1 and rnd == args.rounds)
+            stage_data(r, rnd)
+        stage_remove(r)
+        stage_parent(r)
+    except (rados.Error, rbd.Error, ValueError, struct.error) as e:
+        # An unexpected reply stops the run; it is a failure like any other.
+        r.violate(r.stages[-1], 'the run stopped: %s: %s' % (type(e).__name__, e))
+    return r.finish()
 
 
 if __name__ == '__main__':

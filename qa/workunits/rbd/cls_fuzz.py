@@ -2,8 +2,10 @@
 """Fuzz the class methods of the cls_rbd overlay, seeded and time-bounded.
 
 Every method the overlay registers (src/cls/rbd/cls_rbd_overlay.cc: the
-standalone_* methods and the stock methods it overrides) is called as class
-"rbd" on a set of targets, with generated payloads, and checked:
+standalone_* methods and the stock methods it overrides; the list here is
+checked against that table, RD flags included, when the source is beside
+this script) is called as class "rbd" on a set of targets, with generated
+payloads, and checked:
 
   timeouts      every call returns within --op-timeout (the client's
                 rados_osd_op_timeout); a timeout is a failure (an OSD was
@@ -1049,6 +1051,40 @@ def report(f, osd_ok, seed, seconds, elapsed):
     return 1 if failed else 0
 
 
+def check_method_table(here):
+    """The fuzzer's method list and read-only set match the overlay's table
+    (when the source is beside this script), so a new method is not missed."""
+    path = os.path.join(here, '..', '..', '..', 'src', 'cls', 'rbd', 'cls_rbd_overlay.cc')
+    if not os.path.exists(path):
+        return None
+    table = dict(re.findall(r'\{"(\w+)", (RD|RW), \w+\}', open(path).read()))
+    if set(table) != set(METHODS) or {m for m, f in table.items() if f == 'RD'} != READ_ONLY:
+        raise HarnessError('the overlay registers %s (RD: %s); this fuzzer knows %s (RD: %s)' % (
+            sorted(table), sorted(m for m, f in table.items() if f == 'RD'), sorted(METHODS),
+            sorted(READ_ONLY)))
+    return path
+
+
+def check_targets(ov, st):
+    """The overlay is loaded on one cluster only, and the standalone pair is one."""
+    err, _, out = ov.call(ov.oid('plain'), 'standalone_overlay_info', b'')
+    if err:
+        raise HarnessError('overlay cluster: standalone_overlay_info: %s' % errname(err))
+    version = struct.unpack_from('<I', out, 6)[0]
+    err, _, _ = st.call(st.oid('plain'), 'standalone_overlay_info', b'')
+    if err != errno.EOPNOTSUPP:
+        raise HarnessError('stock cluster answers standalone_overlay_info with %s: '
+                           'not a stock cluster' % errname(err))
+    err, _, out = ov.call(ov.oid('sa_parent'), 'standalone_fence_status', b'')
+    # envelope, u8 marker, u8 non-primary, u8 lock, string owner, u8 children
+    owner_len = struct.unpack_from('<I', out, 9)[0] if len(out) >= 13 else 0
+    if err or out[6:8] != b'\x01\x01' or out[13 + owner_len] != 1:
+        raise HarnessError('standalone parent is not fenced with children: %s %s' %
+                           (errname(err), out.hex()))
+    print('# overlay v%d; stock snap_parent snapshots %s, overlay %s' % (
+        version, st.ctx.snaps['snap_parent'], ov.ctx.snaps['snap_parent']), flush=True)
+
+
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     default_rbd = os.environ.get('PROJECT_RBD') or os.path.join(here, '..', '..', '..',
@@ -1072,7 +1108,7 @@ def main(argv):
                          'osd: simulated in the measurement)')
     args = ap.parse_args(argv)
     if args.quick:
-        args.seconds, args.batch = min(args.seconds, 10), 150
+        args.seconds, args.batch = min(args.seconds, 8), 150
     if not args.conf:
         print('FAIL: no overlay cluster: set CEPH_CONF or --conf')
         return 1
@@ -1084,8 +1120,17 @@ def main(argv):
         seed, 'replay' if args.replay else '%g' % args.seconds, args.conf, args.stock_conf),
         flush=True)
     t0 = time.monotonic()
-    ov = Side('overlay', args.conf, args.rbd, args.op_timeout, standalone=True)
-    st = Side('stock', args.stock_conf, STOCK_RBD, args.op_timeout, standalone=False)
+    try:
+        check_method_table(here)
+    except HarnessError as e:
+        print('FAIL: %s' % e)
+        return 1
+    try:
+        ov = Side('overlay', args.conf, args.rbd, args.op_timeout, standalone=True)
+        st = Side('stock', args.stock_conf, STOCK_RBD, args.op_timeout, standalone=False)
+    except rados.Error as e:
+        print('FAIL: cannot connect: %s' % e)
+        return 1
     f = Fuzzer(args, ov, st)
     osd_ok = None  # unknown until checked
     built = False
@@ -1122,24 +1167,6 @@ def main(argv):
     for side in (ov, st):
         side.cluster.shutdown()
     return rc
-
-
-def check_targets(ov, st):
-    """The overlay is loaded on one cluster only, and the standalone pair is one."""
-    err, _, out = ov.call(ov.oid('plain'), 'standalone_overlay_info', b'')
-    if err:
-        raise HarnessError('overlay cluster: standalone_overlay_info: %s' % errname(err))
-    version = struct.unpack_from('<I', out, 6)[0]
-    err, _, _ = st.call(st.oid('plain'), 'standalone_overlay_info', b'')
-    if err != errno.EOPNOTSUPP:
-        raise HarnessError('stock cluster answers standalone_overlay_info with %s: '
-                           'not a stock cluster' % errname(err))
-    err, _, out = ov.call(ov.oid('sa_parent'), 'standalone_fence_status', b'')
-    if err or out[6:8] != b'\x01\x01' or out[-1] != 1:
-        raise HarnessError('standalone parent is not fenced with children: %s %s' %
-                           (errname(err), out.hex()))
-    print('# overlay v%d; stock snap_parent snapshots %s, overlay %s' % (
-        version, st.ctx.snaps['snap_parent'], ov.ctx.snaps['snap_parent']), flush=True)
 
 
 if __name__ == '__main__':

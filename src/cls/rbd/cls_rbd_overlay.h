@@ -15,12 +15,18 @@
 namespace cls::rbd::standalone {
 
 // Bumped whenever a method or payload of the overlay changes.
-constexpr uint32_t OVERLAY_VERSION = 3;
+constexpr uint32_t OVERLAY_VERSION = 4;
 // The Ceph release line the overlay is written for.
 constexpr const char* TARGET_CEPH_VERSION_PREFIX = "16.2.";
 
 // The u64 snap id at the start of a stock payload, if there is one.
 bool peek_snap_id(ceph::bufferlist* in, uint64_t* snap_id);
+
+// Whether a stock-named method's call is for the overlay: snap id
+// CEPH_NOSNAP on a standalone parent (registry entries or the fence's
+// marker).  Every other call, on any object, goes to the stock method and
+// gets stock's answer.
+bool nosnap_call_is_ours(cls_method_context_t hctx, ceph::bufferlist* in);
 
 // standalone_children.cc: HEAD children of a parent and its fence.
 int child_attach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out);

@@ -109,7 +109,8 @@ void ChildImageSpec::encode(Encoder& e) const {
 }
 
 void ChildImageSpec::decode(Decoder& d) {
-  d.envelope(1, [this](Decoder& in, const Decoder::Envelope& env) {
+  // Stock decodes cls::rbd::ChildImageSpec knowing compat 2.
+  d.envelope(2, [this](Decoder& in, const Decoder::Envelope& env) {
     pool_id = in.i64();
     image_id = in.str();
     pool_namespace.clear();

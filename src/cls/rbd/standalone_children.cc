@@ -238,6 +238,20 @@ int attach(cls_method_context_t hctx, ceph::bufferlist* in, bool stock_payload) 
 
 }  // namespace
 
+bool nosnap_call_is_ours(cls_method_context_t hctx, ceph::bufferlist* in) {
+  uint64_t snap_id = 0;
+  if (!peek_snap_id(in, &snap_id) || snap_id != NOSNAP) {
+    return false;
+  }
+  uint64_t n = 0;
+  if (omap::count(hctx, HEAD_CHILD_KEY_PREFIX, &n, 1) == 0 && n > 0) {
+    return true;
+  }
+  uint64_t op_features = 0;
+  return omap::get_u64(hctx, "op_features", &op_features) == 0 &&
+         (op_features & OP_FEATURE_STANDALONE_PARENT) != 0;
+}
+
 bool peek_snap_id(ceph::bufferlist* in, uint64_t* snap_id) {
   if (in->length() < 8) {
     return false;
@@ -270,8 +284,7 @@ int standalone_child_attach(cls_method_context_t hctx, ceph::bufferlist* in,
  * (-EPERM if it is not); errors as standalone_child_attach.
  */
 int child_attach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out) {
-  uint64_t snap_id = 0;
-  if (!peek_snap_id(in, &snap_id) || snap_id != NOSNAP) {
+  if (!nosnap_call_is_ours(hctx, in)) {
     return StockClass::call("child_attach", hctx, in, out);
   }
   return attach(hctx, in, true);
@@ -283,8 +296,7 @@ int child_attach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferli
  * fence stay until standalone_child_remove.  -ENOENT if not registered.
  */
 int child_detach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out) {
-  uint64_t snap_id = 0;
-  if (!peek_snap_id(in, &snap_id) || snap_id != NOSNAP) {
+  if (!nosnap_call_is_ours(hctx, in)) {
     return StockClass::call("child_detach", hctx, in, out);
   }
   Request req;
@@ -352,8 +364,7 @@ int standalone_child_remove(cls_method_context_t hctx, ceph::bufferlist* in,
  * none).  Large registries should be read with standalone_children_list.
  */
 int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out) {
-  uint64_t snap_id = 0;
-  if (!peek_snap_id(in, &snap_id) || snap_id != NOSNAP) {
+  if (!nosnap_call_is_ours(hctx, in)) {
     return StockClass::call("children_list", hctx, in, out);
   }
   int r = check_header(hctx);

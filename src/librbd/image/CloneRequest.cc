@@ -29,8 +29,9 @@ constexpr uint64_t FEATURES_NOT_INHERITED =
 // How long a clone may take from PREPARE_LINK to LINK_CHILD before a prune
 // may revoke its intent (and so make it fail at LINK_CHILD).
 constexpr uint64_t LINK_INTENT_SECONDS = 300;
-// The first overlay with the stored fence and link intents.
-constexpr uint32_t MIN_OVERLAY_VERSION = 3;
+// The first overlay that refuses parent loops and records which attach
+// raised the fence (v3: the stored fence and link intents).
+constexpr uint32_t MIN_OVERLAY_VERSION = 4;
 
 // Deeper parent chains are refused as loops.
 constexpr int MAX_PARENT_CHAIN = 256;
@@ -327,8 +328,8 @@ int CloneRequest::register_on_parent() {
     // No write access to the parent's pool (e.g. profile rbd-read-only):
     // join the fence of a parent that already has standalone children.
     r = cl::child_attach(m_parent_ioctx, oid, NOSNAP, child);
-    if (r == -EPERM) {
-      return fail(r, "cannot register the child on parent " + m_parent_name +
+    if (r == -EPERM || r == -ENOENT) {  // ENOENT: stock's answer, not fenced
+      return fail(-EPERM, "cannot register the child on parent " + m_parent_name +
                          ": the first standalone clone of an image needs write access "
                          "to its pool (this client may only clone parents that already "
                          "have standalone children)");

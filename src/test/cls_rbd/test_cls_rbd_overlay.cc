@@ -168,7 +168,7 @@ TEST_F(ClsRbdOverlay, InfoNamesVersionAndBits) {
   std::string id = create_image(unique("info"), MiB);
   cl::OverlayInfo info;
   ASSERT_EQ(0, cl::overlay_info(ioctx, header(id), &info));
-  EXPECT_EQ(3u, info.version);
+  EXPECT_EQ(4u, info.version);
   EXPECT_EQ(0u, info.ceph_version.rfind("16.2.", 0)) << info.ceph_version;
   EXPECT_EQ(OP_FEATURE_STANDALONE_PARENT, info.parent_op_feature);
   EXPECT_EQ(INCOMPAT_STANDALONE_PARENT_READ_ONLY, info.parent_incompat_feature);
@@ -187,8 +187,9 @@ TEST_F(ClsRbdOverlay, FirstAttachRaisesFenceAndLastRemoveLowersIt) {
   EXPECT_EQ(0u, count);
   expect_fence(oid, false);
 
-  // The stock-named child_attach (granted to read-only tenants) cannot fence.
-  EXPECT_EQ(-EPERM, cl::child_attach(ioctx, oid, NOSNAP, a));
+  // The stock-named child_attach (granted to read-only tenants) cannot
+  // fence: on an image that is not a standalone parent it is stock's.
+  EXPECT_EQ(-ENOENT, cl::child_attach(ioctx, oid, NOSNAP, a));
   expect_fence(oid, false);
   ASSERT_EQ(0, cl::standalone_child_attach(ioctx, oid, a));
   expect_fence(oid, true);
@@ -230,8 +231,8 @@ TEST_F(ClsRbdOverlay, FirstAttachRaisesFenceAndLastRemoveLowersIt) {
   expect_fence(oid, false);
   EXPECT_FALSE(has_key(oid, "op_features"));
   EXPECT_EQ(features_before, u64_key(oid, "features"));
-  ASSERT_EQ(0, cl::children_list(ioctx, oid, NOSNAP, &children));
-  EXPECT_TRUE(children.empty());
+  // No longer a standalone parent: stock's answer.
+  EXPECT_EQ(-ENOENT, cl::children_list(ioctx, oid, NOSNAP, &children));
 }
 
 TEST_F(ClsRbdOverlay, FenceNeedsExclusiveLockAndAFreeLock) {
@@ -288,13 +289,25 @@ TEST_F(ClsRbdOverlay, MarkerKeepsOtherOpFeatures) {
 TEST_F(ClsRbdOverlay, HeadChildPayloadValidation) {
   std::string pid = create_image(unique("p"), MiB);
   std::string oid = header(pid);
-  for (const ChildImageSpec& bad : {ChildImageSpec{-1, "", "abcd"}, ChildImageSpec{pool_id, "", ""},
-                                    ChildImageSpec{pool_id, "", "a/b"}}) {
+  const std::vector<ChildImageSpec> bad_specs = {ChildImageSpec{-2, "", "abcd"},
+                                                 ChildImageSpec{pool_id, "", ""},
+                                                 ChildImageSpec{pool_id, "", "a/b"}};
+  for (const ChildImageSpec& bad : bad_specs) {
     EXPECT_EQ(-EINVAL, cl::standalone_child_attach(ioctx, oid, bad));
+    EXPECT_EQ(-EINVAL, cl::standalone_child_remove(ioctx, oid, bad));
+    // Not a standalone parent: the stock methods answer (no such snapshot).
+    EXPECT_EQ(-ENOENT, cl::child_attach(ioctx, oid, NOSNAP, bad));
+    EXPECT_EQ(-ENOENT, cl::child_detach(ioctx, oid, NOSNAP, bad));
+  }
+  // A standalone parent: the overlay checks the spec of the stock-named ones.
+  ASSERT_EQ(0, cl::standalone_child_attach(ioctx, oid, {pool_id, "", "kid1"}));
+  for (const ChildImageSpec& bad : bad_specs) {
     EXPECT_EQ(-EINVAL, cl::child_attach(ioctx, oid, NOSNAP, bad));
     EXPECT_EQ(-EINVAL, cl::child_detach(ioctx, oid, NOSNAP, bad));
-    EXPECT_EQ(-EINVAL, cl::standalone_child_remove(ioctx, oid, bad));
   }
+  // {pool -1, "", suffix} names a malformed key; there is none here.
+  EXPECT_EQ(-ENOENT, cl::standalone_child_remove(ioctx, oid, {-1, "", "abcd"}));
+  ASSERT_EQ(0, cl::standalone_child_remove(ioctx, oid, {pool_id, "", "kid1"}));
   EXPECT_EQ(-ENOENT, cl::standalone_child_attach(ioctx, header("0000missing"),
                                                  {pool_id, "", "abcd"}));
   // An object that is not a format 2 header.
@@ -303,7 +316,7 @@ TEST_F(ClsRbdOverlay, HeadChildPayloadValidation) {
   ASSERT_EQ(0, ioctx.write_full("not_a_header", data));
   EXPECT_EQ(-ENOEXEC, cl::standalone_child_attach(ioctx, "not_a_header", {pool_id, "", "abcd"}));
   std::set<ChildImageSpec> none;
-  EXPECT_EQ(-ENOEXEC, cl::children_list(ioctx, "not_a_header", NOSNAP, &none));
+  EXPECT_EQ(-ENOENT, cl::children_list(ioctx, "not_a_header", NOSNAP, &none));  // stock's
   uint64_t count = 0;
   EXPECT_EQ(-ENOEXEC, cl::standalone_children_count(ioctx, "not_a_header", &count));
   EXPECT_EQ(-ENOENT, cl::standalone_children_count(ioctx, header("0000missing"), &count));
@@ -811,7 +824,6 @@ TEST_F(ClsRbdOverlay, StockClone2BytesRoundTripAndStockPathsUnchanged) {
   EXPECT_EQ(-ENOENT, cl::child_attach(ioctx, header(pid), snap.id + 100, {pool_id, "", "x1"}));
   EXPECT_EQ(-ENOENT, cl::children_list(ioctx, header(pid), snap.id + 100, &listed));
   EXPECT_EQ(-ENOENT, cl::child_detach(ioctx, header(pid), snap.id, {pool_id, "", "nothere"}));
-  // A snapshot parent's HEAD registry is separate and empty.
-  ASSERT_EQ(0, cl::children_list(ioctx, header(pid), NOSNAP, &listed));
-  EXPECT_TRUE(listed.empty());
+  // A snapshot parent has no HEAD registry: stock's answer.
+  EXPECT_EQ(-ENOENT, cl::children_list(ioctx, header(pid), NOSNAP, &listed));
 }

@@ -1829,10 +1829,10 @@ TEST_F(StandaloneClone, OverlayVersion) {
   Parent p = make_parent(ioctx, 4 * MiB, DEFAULT_FEATURES, 22, {0}, 4 * KiB);
   uint32_t v = 0;
   ASSERT_EQ(0, sa::overlay_version(ioctx, p.name, &v)) << sa::last_error();
-  EXPECT_EQ(3u, v);
+  EXPECT_EQ(4u, v);
   v = 0;
   ASSERT_EQ(0, rbd_standalone_overlay_version(c_ioctx, p.name.c_str(), &v));
-  EXPECT_EQ(3u, v);
+  EXPECT_EQ(4u, v);
   expect_error(-ENOENT, sa::overlay_version(ioctx, "no-such-image", &v), {"no-such-image"});
 }
 
