@@ -357,8 +357,11 @@ class Run:
 
     def children_list_nosnap(self):
         """The stock-named view of the registry: children_list(CEPH_NOSNAP)."""
-        data = self.call(self.io, header(self.parent_id), 'children_list',
-                         struct.pack('<Q', NOSNAP))
+        try:
+            data = self.call(self.io, header(self.parent_id), 'children_list',
+                             struct.pack('<Q', NOSNAP))
+        except rados.ObjectNotFound:
+            return []  # stock's answer once P is no standalone parent
         r = Reader(data)
         ids = []
         for _ in range(r.take('<I')):

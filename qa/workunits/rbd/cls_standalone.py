@@ -116,8 +116,12 @@ def main(argv):
         if cmd == 'children' and len(argv) == 3:
             ppool, pns, pname = split_spec(argv[2])
             pinfo = image_info(argv[2])
-            _, out = execute(cluster, ppool, pns, 'rbd_header.' + pinfo['id'],
-                             'children_list', struct.pack('<Q', NOSNAP))
+            try:
+                _, out = execute(cluster, ppool, pns, 'rbd_header.' + pinfo['id'],
+                                 'children_list', struct.pack('<Q', NOSNAP))
+            except rados.ObjectNotFound:
+                # Stock's answer, once the image is no standalone parent.
+                out = struct.pack('<I', 0)
             for pool_id, ns, image_id in decode_children(out):
                 print('%d/%s/%s' % (pool_id, ns, image_id))
             return 0
