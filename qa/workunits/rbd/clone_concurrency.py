@@ -92,13 +92,14 @@ import time
 import rados
 import rbd
 
+from rbd_wire import NOSNAP, child_spec, parent_spec
+
 try:
     import rbd_standalone  # noqa: F401  (adds clone_standalone & co to rbd.RBD)
 except ImportError as e:
     sys.exit('FAIL: cannot import rbd_standalone (%s): set PYTHONPATH to build/lib/python' % e)
 
 STOCK_RBD = '/usr/bin/rbd'
-NOSNAP = 0xFFFFFFFFFFFFFFFE
 ORDER = 18                      # 256 KiB objects: copy-ups stay cheap
 OBJ = 1 << ORDER
 OBJECTS = 16
@@ -122,24 +123,6 @@ def log(msg=''):
 
 
 # ---------------------------------------------------------------- encoding --
-
-def envelope(v, compat, payload):
-    return struct.pack('<BBI', v, compat, len(payload)) + payload
-
-
-def enc_str(s):
-    b = s.encode()
-    return struct.pack('<I', len(b)) + b
-
-
-def child_spec(pool_id, image_id, ns=''):
-    return envelope(2, 1, struct.pack('<q', pool_id) + enc_str(image_id) + enc_str(ns))
-
-
-def parent_spec(pool_id, image_id):
-    return envelope(1, 1, struct.pack('<q', pool_id) + enc_str('') + enc_str(image_id) +
-                    struct.pack('<Q', NOSNAP))
-
 
 class Reader:
     def __init__(self, data):

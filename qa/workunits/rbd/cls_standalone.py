@@ -25,26 +25,7 @@ import sys
 
 import rados
 
-NOSNAP = 0xFFFFFFFFFFFFFFFE
-
-
-def envelope(v, compat, payload):
-    return struct.pack('<BBI', v, compat, len(payload)) + payload
-
-
-def enc_str(s):
-    b = s.encode()
-    return struct.pack('<I', len(b)) + b
-
-
-def child_spec(pool_id, namespace, image_id):
-    return envelope(2, 1, struct.pack('<q', pool_id) + enc_str(image_id) + enc_str(namespace))
-
-
-def parent_spec(pool_id, namespace, image_id, snap_id=NOSNAP):
-    return envelope(1, 1, struct.pack('<q', pool_id) + enc_str(namespace) +
-                    enc_str(image_id) + struct.pack('<Q', snap_id))
-
+from rbd_wire import NOSNAP, child_spec, parent_spec
 
 def split_spec(spec):
     parts = spec.split('/')
@@ -104,12 +85,12 @@ def main(argv):
             # registration on the parent (which raises its fence), then the
             # link.  A crash between them leaves a registration that can be
             # pruned, never a child whose parent is not fenced.
-            parent = parent_spec(ppool_id, pns, pinfo['id'])
+            parent = parent_spec(ppool_id, pinfo['id'], pns)
             child_header = 'rbd_header.' + cinfo['id']
             execute(cluster, cpool, cns, child_header, 'standalone_parent_prepare',
                     parent + struct.pack('<Q', 300))
             execute(cluster, ppool, pns, 'rbd_header.' + pinfo['id'], 'standalone_child_attach',
-                    child_spec(cpool_id, cns, cinfo['id']))
+                    child_spec(cpool_id, cinfo['id'], cns))
             execute(cluster, cpool, cns, child_header, 'standalone_parent_attach',
                     parent + struct.pack('<Q', pinfo['size']))
             return 0

@@ -102,7 +102,7 @@ c2_id="$("${STOCK}" info --format json golden/c2 | jq -r .id)"
 echo "# 1. a read-only tenant cannot fence an image"
 expect_eq "p1 starts unfenced" "0" "$(fenced golden/p1)"
 nosnap="feffffffffffffff"
-expect_eq "child_attach(NOSNAP) on unfenced p1: EPERM" "1" \
+expect_eq "child_attach(NOSNAP) on unfenced p1: stock ENOENT (not a standalone parent)" "2" \
   "$(ro_call child_attach golden "$(header golden/p1)" "${nosnap}$(child_spec "${tenant_id}" abcdef12)")"
 expect_eq "standalone_child_attach on p1: EPERM (caps)" "1" \
   "$(ro_call standalone_child_attach golden "$(header golden/p1)" "$(child_spec "${tenant_id}" abcdef12)")"

@@ -55,29 +55,12 @@ import time
 
 import rados
 
+from rbd_wire import NOSNAP, child_spec, parent_spec
+
 STOCK_RBD = '/usr/bin/rbd'
-NOSNAP = 0xFFFFFFFFFFFFFFFE
 MARKER = 1 << 40
 NON_PRIMARY = 1 << 10
 SIZE = 8 << 20
-
-
-def envelope(v, compat, payload):
-    return struct.pack('<BBI', v, compat, len(payload)) + payload
-
-
-def enc_str(s):
-    b = s.encode()
-    return struct.pack('<I', len(b)) + b
-
-
-def child_spec(pool_id, image_id):
-    return envelope(2, 1, struct.pack('<q', pool_id) + enc_str(image_id) + enc_str(''))
-
-
-def parent_spec(pool_id, image_id):
-    return envelope(1, 1, struct.pack('<q', pool_id) + enc_str('') + enc_str(image_id) +
-                    struct.pack('<Q', NOSNAP))
 
 
 class Checker:

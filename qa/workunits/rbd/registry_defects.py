@@ -38,7 +38,7 @@ import time
 
 import rados
 
-from cls_standalone import NOSNAP, child_spec, envelope, enc_str, parent_spec
+from rbd_wire import NOSNAP, child_spec, envelope, enc_str, parent_spec
 
 STOCK_RBD = '/usr/bin/rbd'
 POOL = 'rbd'
@@ -143,7 +143,7 @@ def check_malformed_entries(c, ck):
 
     start = time.monotonic()
     r, out = c.call(oid, 'standalone_children_list',
-                    child_spec(-1, '', '') + struct.pack('<Q', 4096))
+                    child_spec(-1, '') + struct.pack('<Q', 4096))
     n = struct.unpack('<I', out[:4])[0] if r == 0 else -1
     ck.check(r == 0 and 0 < n <= 4096 and time.monotonic() - start < 30,
              f'one listing call returns a page ({r}, {n} entries, '
@@ -184,18 +184,21 @@ def check_cycles(c, ck):
     p, ch = c.image_id('c1p'), c.image_id('c1c')
     ph, chh = 'rbd_header.' + p, 'rbd_header.' + ch
     ttl = struct.pack('<Q', 60)
-    ck.check(c.call(ph, 'standalone_parent_prepare', parent_spec(c.pool_id, '', ch) + ttl)[0]
+    ck.check(c.call(ph, 'standalone_parent_prepare', parent_spec(c.pool_id, ch) + ttl)[0]
              == ELOOP, 'prepare: the parent cannot link to its own child (ELOOP)')
-    ck.check(c.call(ph, 'standalone_parent_prepare', parent_spec(c.pool_id, '', p) + ttl)[0]
+    ck.check(c.call(ph, 'standalone_parent_prepare', parent_spec(c.pool_id, p) + ttl)[0]
              == ELOOP, 'prepare: an image cannot link to itself (ELOOP)')
     ck.check(c.call(ph, 'standalone_parent_attach',
-                    parent_spec(c.pool_id, '', ch) + struct.pack('<Q', 1 << 20))[0] == ELOOP,
+                    parent_spec(c.pool_id, ch) + struct.pack('<Q', 1 << 20))[0] == ELOOP,
              'attach: the parent cannot link to its own child (ELOOP)')
-    ck.check(c.call(chh, 'standalone_child_attach', child_spec(c.pool_id, '', p))[0] == ELOOP,
+    ck.check(c.call(chh, 'standalone_child_attach', child_spec(c.pool_id, p))[0] == ELOOP,
              'the child cannot register its parent as its child (ELOOP)')
+    ck.check(c.call(ph, 'child_attach',
+                    struct.pack('<Q', NOSNAP) + child_spec(c.pool_id, p))[0] == ELOOP,
+             'child_attach(NOSNAP): a parent cannot be its own child (ELOOP)')
     ck.check(c.call(chh, 'child_attach',
-                    struct.pack('<Q', NOSNAP) + child_spec(c.pool_id, '', ch))[0] == ELOOP,
-             'child_attach(NOSNAP): an image cannot be its own child (ELOOP)')
+                    struct.pack('<Q', NOSNAP) + child_spec(c.pool_id, ch))[0] == 2,
+             'on an image that is no standalone parent, child_attach(NOSNAP) is stock (ENOENT)')
     ck.check(c.count(ch) == 0 and c.count(p) == 1, 'nothing registered by the refusals')
 
     # A loop written raw (as an old overlay could): c1p's parent is c1c.
