@@ -84,8 +84,9 @@ run crash-points '[0-9]+ passed, [0-9]+ failed' \
 run concurrency '[0-9]+ passed, [0-9]+ failed' \
   with_cluster 17490 /usr/bin/python3 "${wu}/clone_concurrency.py" --clones 32 --rounds 3 \
   --rbd "${PROJECT_RBD}"
-run osd-faults 'passed|failed|violation' \
-  /usr/bin/python3 "${wu}/osd_faults.py" --rounds 3 --mon-port 17500
+run osd-faults 'violation' \
+  /usr/bin/python3 "${wu}/osd_faults.py" --rounds 3 --mon-port 17500 --rbd "${PROJECT_RBD}" \
+  --class-dir "${classes}"
 run fuzzer '^seed [0-9]+, [0-9]+ calls' fuzz
 run defects '[0-9]+ passed, [0-9]+ failed' \
   with_cluster 17480 /usr/bin/python3 "${wu}/registry_defects.py" \

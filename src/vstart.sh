@@ -746,6 +746,17 @@ prepare_osd_command() {
   exec 3>&1 1>&2
 }
 
+# osd.$1's up_from (-1: down), asked again while the mon is too busy to
+# answer (several OSDs booting at once on a small machine).
+query_up_from() {
+  local id="$1" v deadline=$((SECONDS + STEP_TIMEOUT))
+  until v="$(osd_up_from "${id}" 2>/dev/null)" && [[ -n "${v}" ]]; do
+    ((SECONDS < deadline)) || return 1
+    sleep 1
+  done
+  echo "${v}"
+}
+
 # Starts osd.$1 and waits until the osdmap has it up with an up_from newer
 # than $2 (its up_from before, -1 if it was down).
 start_osd_wait_up() {
@@ -773,8 +784,7 @@ cmd_restart_osd() {
     log "note: osd.${id} is memstore: its data survives only because it shuts down cleanly (a SIGKILL loses it)"
   fi
   local old
-  old="$(osd_up_from "${id}")" || die "could not query the osdmap"
-  [[ -n "${old}" ]] || die "osd.${id} is not in the osdmap"
+  old="$(query_up_from "${id}")" || die "could not find osd.${id} in the osdmap"
   stop_daemons "osd.${id}"
   start_osd_wait_up "${id}" "${old}"
   # Let peering finish so the caller's next I/O does not stall.
@@ -827,8 +837,7 @@ cmd_start_osd() {
   prepare_osd_command start-osd "${id}" "$@"
   ! daemon_running "osd.${id}" || die "osd.${id} of ${DIR} is already running (pid $(read_pid "osd.${id}"))"
   local old
-  old="$(osd_up_from "${id}")" || die "could not query the osdmap"
-  [[ -n "${old}" ]] || die "osd.${id} is not in the osdmap"
+  old="$(query_up_from "${id}")" || die "could not find osd.${id} in the osdmap"
   start_osd_wait_up "${id}" "${old}"
 }
 

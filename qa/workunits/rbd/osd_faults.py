@@ -10,24 +10,34 @@ last scenario removes them all.
 
   1 kill-primary  kill -9 of the OSD that is primary for the parent's
                   header while a batch of clones (project CLI processes and
-                  python3-rbd threads; each new child then gets writes of its
-                  own) and removals (project `rbd rm`) runs; the OSD is
-                  started again before the batch ends.  Every client must
-                  succeed or fail within a bound.
-  2 restart-all   all OSDs stopped together, then started together: the
-                  registry bytes, fence status and data hashes of every
-                  parent and child are exactly as before.
+                  python3-rbd threads; each new child then gets two writes
+                  of its own, one copying up parent data, one into a hole)
+                  and removals (project `rbd rm`) runs, after a number of
+                  ops that varies by round.  Three of the CLI ops are held
+                  by the librados fault shim across the kill: a clone just
+                  before it registers on the parent, a clone registered but
+                  not linked, a removal whose detach is asked but not
+                  completed.  The OSD is started again while the batch
+                  still runs.  Every client must succeed or fail within a
+                  bound (--op-timeout).
+  2 restart-all   all OSDs stopped together, then started together: every
+                  parent header's omap (registry, features; not the
+                  access_timestamp librbd bumps) and xattrs (the fence lock),
+                  the fence status and the data of every image are exactly
+                  as before.  A write to a fenced parent is still refused.
   3 osd-down      one OSD (the header's primary) stopped through a whole
                   batch (the pool serves at min_size 2, so every op must
                   succeed), then started and recovered; checked while down,
                   after recovery, with the recovered OSD as every PG's
-                  primary (primary affinity), and with another OSD out.
+                  primary (primary affinity), and (full runs) with another
+                  OSD out.
   4 remove-all    every child removed with the project's `rbd rm`: each
                   parent unfenced at 0 children, writable again, removable
                   with the project's `rbd rm`, and the pool left empty.
 
-Checks (each one compares with what the clients saw, so each can fail;
---inject-fault shows it):
+Checks (each one compares with what the clients saw, so each can fail:
+--inject-fault registry|fence|data tampers once and the run fails;
+--op-timeout 0.4 turns ops into hangs):
 
   registry exact  the parent's head_child_ entries == the children whose
                   header links to the parent (LINK_HEAD), all ATTACHED, the
@@ -46,11 +56,13 @@ Repair after failed ops, as the design document tells users: `rbd rm` of a
 half-made child, `rbd rm` again of a child whose removal failed, then
 `rbd children PARENT` if the registry still holds entries in progress.
 
-Prints one row per scenario round and exits 1 on any violation.  Run with
-/usr/bin/python3 (rados/rbd) under `ulimit -v 6000000`:
+Prints one row per scenario round (clones and removals ok/failed, hangs,
+repair steps, registry exact?, fence right?, data exact?, elapsed) and
+exits 1 on any violation.  Run with /usr/bin/python3 (rados/rbd) under
+`ulimit -v 6000000`:
 
-  qa/workunits/rbd/osd_faults.py --quick          # CTest: one round, small
-  qa/workunits/rbd/osd_faults.py --rounds 3       # full run
+  qa/workunits/rbd/osd_faults.py --quick          # CTest: 1 round, 4 MiB parents
+  qa/workunits/rbd/osd_faults.py --rounds 3       # full: 16 MiB, 15-op batches
 """
 
 import argparse
@@ -76,13 +88,14 @@ sys.path.insert(0, os.path.join(REPO, 'build', 'lib', 'python'))
 import rados  # noqa: E402
 import rbd  # noqa: E402
 import rbd_standalone  # noqa: E402,F401  (adds clone_standalone to rbd.RBD)
+from rbd_wire import NOSNAP, child_spec, parent_spec  # noqa: E402
 
 POOL = 'rbd'
-NOSNAP = 0xFFFFFFFFFFFFFFFE
 LINK_HEAD = 1
 ATTACHED = 0
 BLOCK = 64 << 10          # the parent pattern's unit: written or a hole
 WRITE = 4 << 10           # one write of a child's own
+HOLD_MS = 5000            # how long a held op sleeps before its call
 
 
 START = time.time()
@@ -92,21 +105,7 @@ def log(msg):
     print('# [%6.1f s] %s' % (time.time() - START, msg), flush=True)
 
 
-# ------------------------------------------------------------ encoding ---
-
-def envelope(v, compat, payload):
-    return struct.pack('<BBI', v, compat, len(payload)) + payload
-
-
-def enc_str(s):
-    b = s.encode()
-    return struct.pack('<I', len(b)) + b
-
-
-def parent_spec(pool_id, image_id):
-    return envelope(1, 1, struct.pack('<q', pool_id) + enc_str('') + enc_str(image_id) +
-                    struct.pack('<Q', NOSNAP))
-
+# ------------------------------------------------------------ decoding ---
 
 class Reader:
     """Little-endian reader over a reply; raises ValueError when short."""
@@ -218,7 +217,8 @@ class Child:
         self.name = name
         self.id = None
         self.state = 'unknown'
-        self.writes = []      # (offset, bytes, certain)
+        self.failed_op = None  # the kind of the op that left it unknown
+        self.writes = []       # (offset, bytes, certain)
 
     def plan_writes(self):
         """One write copies up a block of parent data, one lands in a hole."""
@@ -329,8 +329,8 @@ class Checker:
         return {k[len('rbd_header.'):] for k in self.objects() if k.startswith('rbd_header.')}
 
     def linked_parent(self, image_id):
-        """The parent id whose HEAD this image reads through (LINK_HEAD), None
-        if it reads through none; ENOENT: the header is gone."""
+        """The parent id whose HEAD this image reads through (LINK_HEAD); None
+        if it reads through none or its header is gone."""
         try:
             out = self.call('rbd_header.' + image_id, 'parent_get')
         except rados.ObjectNotFound:
@@ -351,8 +351,7 @@ class Checker:
         """[(child id, pool id, namespace, state)] from the OSD, in pages."""
         entries, after = [], (-1, '', '')
         while True:
-            spec = envelope(2, 1, struct.pack('<q', after[0]) + enc_str(after[1]) +
-                            enc_str(after[2]))
+            spec = child_spec(after[0], after[1], after[2])
             r = Reader(self.call('rbd_header.' + parent_id, 'standalone_children_list',
                                  spec + struct.pack('<Q', 64)))
             page = []
@@ -367,12 +366,17 @@ class Checker:
                 return entries
             after = (page[-1][1], page[-1][0], page[-1][2])
 
-    def registry_raw(self, parent_id):
-        """The registry's omap keys and values, byte for byte."""
+    def header_raw(self, image_id):
+        """(every omap key and value, every xattr) of a header, as bytes:
+        the registry and features live in the omap, the fence lock in an
+        xattr."""
+        oid = 'rbd_header.' + image_id
         with rados.ReadOpCtx() as op:
-            it, _ = self.io.get_omap_vals(op, 'head_child_', '', 100000)
-            self.io.operate_read_op(op, 'rbd_header.' + parent_id)
-            return sorted((k, bytes(v)) for k, v in it if k.startswith('head_child_'))
+            it, _ = self.io.get_omap_vals(op, '', '', 1 << 20)
+            self.io.operate_read_op(op, oid)
+            # librbd bumps access_timestamp on opens (every 60 s at most).
+            omap = {k: bytes(v) for k, v in it if k != 'access_timestamp'}
+        return omap, {k: bytes(v) for k, v in self.io.get_xattrs(oid)}
 
     def count(self, parent_id):
         return struct.unpack('<Q', self.call('rbd_header.' + parent_id,
@@ -394,9 +398,14 @@ class Checker:
                             for off in range(0, size, 1 << 20))
 
     # ---- project CLI
-    def cli(self, *argv, timeout=None):
-        p = subprocess.run([self.rbd_cli] + list(argv), capture_output=True, text=True,
-                           timeout=timeout or self.op_timeout)
+    def cli(self, *argv):
+        """The project's rbd as a user runs it (repairs, parent removal): a
+        generous bound, reported as exit 124 like timeout(1)."""
+        try:
+            p = subprocess.run([self.rbd_cli] + list(argv), capture_output=True, text=True,
+                               timeout=max(300, self.op_timeout))
+        except subprocess.TimeoutExpired:
+            return 124, '', 'timed out after %d s' % max(300, self.op_timeout)
         return p.returncode, p.stdout, p.stderr
 
     def spec(self, name):
@@ -409,10 +418,12 @@ class Op:
     def __init__(self, kind, child):
         self.kind = kind          # clone-cli, clone-api or rm
         self.child = child
+        self.env = {}             # CLI ops: the fault shim's settings
+        self.hold = None          # (method, trace file) of a held CLI op
         self.result = None        # ok, failed or hang
         self.detail = ''
         self.started = None
-        self.proc = None
+        self.seconds = None
 
 
 class Batch:
@@ -437,14 +448,28 @@ class Batch:
         with self.lock:
             return sum(op.result is not None for op in self.ops)
 
-    def in_flight(self):
+    def flying(self):
         with self.lock:
-            return sum(op.started is not None and op.result is None for op in self.ops)
+            return [op for op in self.ops if op.started is not None and op.result is None]
+
+    def in_flight(self):
+        return len(self.flying())
+
+    def held(self, op):
+        """True once a held op sleeps before its method's call (the shim
+        traces a call before it delays it)."""
+        method, trace = op.hold
+        try:
+            with open(trace) as f:
+                return any(line.split()[1].endswith('.' + method) for line in f)
+        except FileNotFoundError:
+            return False
 
     def finish(self, op, result, detail=''):
         with self.lock:
             if op.result is None:
                 op.result, op.detail = result, detail
+                op.seconds = time.time() - op.started
 
     def worker(self):
         while True:
@@ -462,14 +487,12 @@ class Batch:
         w, c = self.world, op.child
         bound = w.args.op_timeout
         if op.kind == 'rm':
-            r = self.cli_op(op, ['rm', '--no-progress', w.chk.spec(c.name)], bound)
-            if r is not None:
-                self.finish(op, *r)
+            self.finish(op, *self.cli_op(op, ['rm', '--no-progress', w.chk.spec(c.name)], bound))
             return
         if op.kind == 'clone-cli':
             r = self.cli_op(op, ['clone-standalone', w.chk.spec(c.parent.name),
                                  w.chk.spec(c.name)], bound)
-            if r is not None and r[0] != 'ok':
+            if r[0] != 'ok':
                 self.finish(op, *r)
                 return
         else:
@@ -485,22 +508,21 @@ class Batch:
         self.finish(op, 'ok')
 
     def cli_op(self, op, argv, bound):
-        """(result, detail) of one project CLI process; None when it ran fine
-        and printed no warning."""
+        """(result, detail) of one project CLI process, killed (by its pid)
+        once past the bound."""
         p = subprocess.Popen([self.world.chk.rbd_cli] + argv, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        op.proc = p
+                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, **op.env))
         try:
             _, err = p.communicate(timeout=bound)
         except subprocess.TimeoutExpired:
             p.kill()
             p.communicate()
-            return 'hang', 'still running after %d s; killed' % bound
+            return 'hang', 'still running after %g s; killed' % bound
         if p.returncode != 0:
             return 'failed', 'rc %d: %s' % (p.returncode, err.strip()[-300:])
         if 'warning' in err:
             self.world.warnings.append('%s %s: %s' % (op.kind, op.child.name, err.strip()))
-        return None if op.kind != 'rm' else ('ok', '')
+        return 'ok', ''
 
     def watch(self, until):
         """Waits for every op; `until` bounds each op's own run time."""
@@ -550,7 +572,6 @@ class World:
         self.client_io = self.client.open_ioctx(POOL)
         self.parents = []
         self.warnings = []
-        self.rows = []
         self.injected = set()
 
     # ---- set-up
@@ -635,7 +656,7 @@ class World:
                 exists = iid is not None and (iid in chk.header_ids() or
                                               chk.image_id(c.name) is not None)
                 linked = exists and chk.linked_parent(iid) == p.id
-                if getattr(c, 'failed_op', '') != 'rm' and linked:
+                if c.failed_op != 'rm' and linked:
                     # The clone completed although its client saw an error.
                     c.state = 'live'
                     continue
@@ -763,8 +784,9 @@ class World:
         the data, which is checked against the expected data on the way)."""
         snap = {}
         for p in self.parents:
-            snap['registry', p.name] = (self.chk.registry_raw(p.id), self.chk.count(p.id))
-            snap['fence', p.name] = self.chk.fence(p.id)
+            omap, xattrs = self.chk.header_raw(p.id)
+            snap['registry', p.name] = (omap, self.chk.count(p.id))
+            snap['fence', p.name] = (xattrs, self.chk.fence(p.id))
         for name, digest in self.check_data(row, where).items():
             snap['data', name] = digest
         return snap
@@ -808,6 +830,22 @@ class World:
             self.chk.io.write(obj, b'\xde\xad' * 8, off & ((1 << self.args.order) - 1))
 
 
+def what_changed(a, b):
+    """The keys whose values differ when a and b hold dicts, else both."""
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        parts = []
+        for x, y in zip(a, b):
+            if x == y:
+                continue
+            if isinstance(x, dict) and isinstance(y, dict):
+                parts.append('keys %s' % sorted(k for k in set(x) | set(y)
+                                                if x.get(k) != y.get(k)))
+            else:
+                parts.append('%r -> %r' % (x, y))
+        return '; '.join(parts)
+    return '%r -> %r' % (a, b)
+
+
 def first_diff(a, b):
     if len(a) != len(b):
         return min(len(a), len(b))
@@ -819,21 +857,42 @@ def first_diff(a, b):
 
 # ----------------------------------------------------------- scenarios ---
 
-def scenario_kill_primary(w, rnd):
+def scenario_kill_primary(w, row, rnd):
     a = w.args
-    row = Row('1 kill-primary r%d' % rnd)
     p = w.new_parent('s1r%d' % rnd)
     w.add_children(row, p, a.initial)
     victim = w.chk.primary_of('rbd_header.' + p.id)
     ops = w.batch_ops(p, a.clones, a.removals)
+    # Three CLI ops are held by the fault shim right before a call on the
+    # parent's header, so that these steps straddle the kill for sure: a
+    # clone before it registers, a clone registered but not linked, and a
+    # removal whose detach is asked but not completed.
+    held = []
+    for kind, method in (('clone-cli', 'standalone_child_attach'),
+                         ('clone-cli', 'standalone_parent_attach'),
+                         ('rm', 'standalone_child_remove')):
+        op = [o for o in ops if o.kind == kind and o not in held][0]
+        trace = os.path.join(w.tmp, '%s.trace' % op.child.name)
+        op.env = {'LD_PRELOAD': a.shim, 'RADOS_SHIM_TRACE': trace,
+                  'RADOS_SHIM_DELAY_CALL': '%s:%d' % (method, HOLD_MS)}
+        op.hold = (method, trace)
+        held.append(op)
+    ops = held + [o for o in ops if o not in held]
     seen = {}
 
+    # Kill once the held ops sleep and some other ops are done (how many
+    # varies by round), then start it again while the batch still runs.
+    kill_after = 1 + (len(ops) // 4 + 2 * (rnd - 1)) % max(1, len(ops) // 2)
+
     def fault(b):
-        # Kill once some ops are done and others are in flight; start it
-        # again while the batch still runs.
-        while b.done() < max(1, len(ops) // 4) and b.done() < len(ops):
+        deadline = time.time() + a.op_timeout
+        while time.time() < deadline and (
+                b.done() < kill_after or
+                not all(b.held(op) or op.result is not None for op in held)):
             time.sleep(0.02)
+        seen['held'] = [op for op in held if b.held(op) and op.result is None]
         seen['done'], seen['flight'] = b.done(), b.in_flight()
+        seen['ops'] = ', '.join('%s %s' % (op.kind, op.child.name) for op in b.flying())
         log('kill -9 osd.%d' % victim)
         w.cluster.osd('kill-osd', victim)
         seen['down'] = w.chk.wait_down(victim)
@@ -846,20 +905,27 @@ def scenario_kill_primary(w, rnd):
         w.cluster.osd('start-osd', victim)
         seen['back_at'] = b.done()
 
-    w.run_batch(row, ops, fault)
-    row.notes.append('killed osd.%d (primary of the header) with %d/%d ops done, %d in flight; '
-                     'marked down after %.1f s; restarted at %d done, up at %d done' % (
-                         victim, seen['done'], len(ops), seen['flight'], seen['down'],
-                         seen['restart_at'], seen['back_at']))
+    w.run_batch(row, ops, fault, concurrency=a.concurrency + len(held))
+    for op in held:
+        if op not in seen['held']:
+            row.fail('other', '%s %s was not held before %s when the OSD was killed' % (
+                op.kind, op.child.name, op.hold[0]))
+    row.notes.append('held across the kill: %s' % ', '.join(
+        '%s %s before %s (%s)' % (op.kind, op.child.name, op.hold[0], op.result)
+        for op in seen['held']))
+    took = sorted(op.seconds for op in ops if op.seconds is not None)
+    row.notes.append('op times: median %.1f s, slowest %.1f s' % (took[len(took) // 2], took[-1]))
+    row.notes.append('killed osd.%d (primary of the header) with %d/%d ops done, %d in flight '
+                     '(%s); marked down after %.1f s; restarted at %d done, up at %d done' % (
+                         victim, seen['done'], len(ops), seen['flight'], seen['ops'],
+                         seen['down'], seen['restart_at'], seen['back_at']))
     if seen['done'] >= len(ops) or not seen['flight']:
         row.fail('other', 'the kill did not land inside the batch (%s)' % seen)
     w.settle(row, 'after kill -9 of osd.%d' % victim)
-    return row
 
 
-def scenario_restart_all(w, rnd):
+def scenario_restart_all(w, row, rnd):
     a = w.args
-    row = Row('2 restart-all r%d' % rnd)
     p = w.new_parent('s2r%d' % rnd)
     w.add_children(row, p, a.initial + 1)
     w.settle(row, 'before the restart', data=False)
@@ -878,8 +944,8 @@ def scenario_restart_all(w, rnd):
     after = w.snapshot(row, 'after restarting all OSDs')
     for k in sorted(set(before) | set(after)):
         if before.get(k) != after.get(k):
-            row.fail(k[0], '%s of %s changed across the restart of all OSDs: %s -> %s' % (
-                k[0], k[1], str(before.get(k))[:200], str(after.get(k))[:200]))
+            row.fail(k[0], '%s of %s changed across the restart of all OSDs: %s' % (
+                k[0], k[1], what_changed(before.get(k), after.get(k))))
     w.check(row, 'after restarting all OSDs', data=False)
     # The stored fence is enforced by stock code: a write to a fenced parent
     # must be refused after the restart.
@@ -897,12 +963,10 @@ def scenario_restart_all(w, rnd):
                 q.name, e))
     row.notes.append('restart all: %d parents, %d items hashed, all equal: %s' % (
         len(w.parents), len(before), before == after))
-    return row
 
 
-def scenario_osd_down(w, rnd):
+def scenario_osd_down(w, row, rnd):
     a = w.args
-    row = Row('3 osd-down r%d' % rnd)
     p = w.new_parent('s3r%d' % rnd)
     w.add_children(row, p, a.initial)
     down = w.chk.primary_of('rbd_header.' + p.id)
@@ -942,11 +1006,9 @@ def scenario_osd_down(w, rnd):
             w.chk.mon(prefix='osd in', ids=[str(others[0])])
         w.chk.wait_clean()
     row.notes.append('osd.%d (primary of the header) down through %d ops' % (down, len(ops)))
-    return row
 
 
-def scenario_remove_all(w):
-    row = Row('4 remove-all')
+def scenario_remove_all(w, row, _rnd):
     # A parent with children refuses removal.
     for p in w.parents:
         if w.chk.count(p.id) > 0:
@@ -955,7 +1017,7 @@ def scenario_remove_all(w):
                 row.fail('fence', 'rbd rm of %s succeeded while it had children' % p.name)
             break
     ops = [Op('rm', c) for p in w.parents for c in p.children.values() if c.state == 'live']
-    w.run_batch(row, ops, fault=None, strict=True)
+    w.run_batch(row, ops, fault=None, strict=True, concurrency=w.args.concurrency + 1)
     w.settle(row, 'after removing every child')
     for p in w.parents:
         n = w.chk.count(p.id)
@@ -977,11 +1039,11 @@ def scenario_remove_all(w):
             row.fail('other', 'rbd rm of parent %s: rc %d %s' % (p.name, rc, err[-300:]))
     left = [o for o in w.chk.objects()
             if o.split('.')[0] in ('rbd_header', 'rbd_id', 'rbd_data', 'rbd_object_map')]
-    if left or w.chk.directory():
-        row.fail('other', 'the pool is not empty: %d image objects, directory %s' % (
-            len(left), w.chk.directory()))
+    trash = list(rbd.RBD().trash_list(w.chk.io))
+    if left or w.chk.directory() or trash:
+        row.fail('other', 'the pool is not empty: %d image objects, directory %s, trash %s' % (
+            len(left), w.chk.directory(), trash))
     w.parents = []
-    return row
 
 
 # ---------------------------------------------------------------- main ---
@@ -1014,7 +1076,7 @@ def parse(argv):
     ap.add_argument('--quick', action='store_true',
                     help='one round, 4 MiB parents, small batches (the CTest variant)')
     ap.add_argument('--rounds', type=int, default=3,
-                    help='rounds of scenarios 1-3 in a full run (default 3)')
+                    help='rounds of scenarios 1-3 in a full run (default 3; --quick: 1)')
     ap.add_argument('--mon-port', type=int, default=18400)
     ap.add_argument('--dir', help='cluster directory (default: a new /tmp/osd-faults-*/c)')
     ap.add_argument('--keep', action='store_true',
@@ -1022,14 +1084,19 @@ def parse(argv):
     ap.add_argument('--rbd', default=os.path.join(REPO, 'build', 'bin', 'rbd'))
     ap.add_argument('--vstart', default=os.path.join(REPO, 'src', 'vstart.sh'))
     ap.add_argument('--class-dir', default=os.path.join(REPO, 'build', 'lib', 'rados-classes'))
+    ap.add_argument('--shim', default=os.path.join(REPO, 'build', 'lib', 'librados_fault_shim.so'),
+                    help='the librados fault shim (holds CLI ops at a class call)')
     ap.add_argument('--op-timeout', type=float, default=120,
                     help='seconds a client op may take before it counts as hung')
-    ap.add_argument('--scenarios', default='1,2,3,4')
+    ap.add_argument('--scenarios', default='1,2,3,4',
+                    help='which scenarios to run, of 1,2,3,4 (default all)')
     ap.add_argument('--inject-fault', choices=('registry', 'fence', 'data'),
                     help='tamper once after the first batch; the run must then fail')
     args = ap.parse_args(argv)
+    if args.rounds < 1 or not set(args.scenarios.split(',')) <= {'1', '2', '3', '4'}:
+        ap.error('--rounds must be >= 1 and --scenarios a list of 1,2,3,4')
     if args.quick:
-        args.rounds, args.size_mib, args.initial, args.clones, args.removals = 1, 4, 2, 8, 2
+        args.rounds, args.size_mib, args.initial, args.clones, args.removals = 1, 4, 2, 6, 2
         args.concurrency = 3
     else:
         args.size_mib, args.initial, args.clones, args.removals = 16, 4, 12, 3
@@ -1041,14 +1108,19 @@ def parse(argv):
 def main(argv):
     args = parse(argv)
     t0 = time.time()
-    made_dir = None
-    if not args.dir:
-        made_dir = tempfile.mkdtemp(prefix='osd-faults-', dir='/tmp')
-        args.dir = os.path.join(made_dir, 'c')
-    for path in (args.rbd, args.vstart, os.path.join(args.class_dir, 'libcls_rbd.so')):
+    built = [args.rbd, os.path.join(args.class_dir, 'libcls_rbd.so'),
+             os.path.join(REPO, 'build', 'lib', 'librbd_standalone.so'), rbd_standalone.__file__]
+    for path in [args.vstart, args.shim] + built:
         if not os.path.exists(path):
             print('FAIL: %s is missing (build the project first)' % path)
             return 1
+    # A rebuild during the run mixes versions (OSDs restarted here load the
+    # new overlay, CLI processes the new client): say so.
+    mtimes = {path: os.stat(path).st_mtime for path in built}
+    # Our own scratch dir (shim traces; the cluster too unless --dir).
+    work = tempfile.mkdtemp(prefix='osd-faults-', dir='/tmp')
+    if not args.dir:
+        args.dir = os.path.join(work, 'c')
     # SIGTERM (CTest's timeout) must still stop the cluster.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cluster = Cluster(args)
@@ -1059,6 +1131,7 @@ def main(argv):
         cluster.start()
         log('cluster up after %.1f s' % (time.time() - t0))
         w = World(args, cluster)
+        w.tmp = work
         w.chk.mon(prefix='config set', who='osd', name='osd_client_watch_timeout', value='5')
         w.chk.mon(prefix='osd pool set', pool=POOL, var='size', val='3')
         w.chk.mon(prefix='osd pool set', pool=POOL, var='min_size', val='2')
@@ -1066,28 +1139,29 @@ def main(argv):
         wanted = set(args.scenarios.split(','))
         plan = []
         for rnd in range(1, args.rounds + 1):
-            for s, fn in (('1', scenario_kill_primary), ('2', scenario_restart_all),
-                          ('3', scenario_osd_down)):
+            for s, name, fn in (('1', 'kill-primary', scenario_kill_primary),
+                                ('2', 'restart-all', scenario_restart_all),
+                                ('3', 'osd-down', scenario_osd_down)):
                 if s in wanted:
-                    plan.append((fn, rnd))
+                    plan.append(('%s %s r%d' % (s, name, rnd), fn, rnd))
         if '4' in wanted:
-            plan.append((scenario_remove_all, None))
-        for fn, rnd in plan:
-            log('scenario %s%s' % (fn.__name__[len('scenario_'):],
-                                   '' if rnd is None else ' round %d' % rnd))
-            t = time.time()
-            try:
-                row = fn(w, rnd) if rnd is not None else fn(w)
-            except Exception as e:
-                row = Row('%s r%s' % (fn.__name__, rnd))
-                row.fail('other', 'aborted: %s: %s' % (type(e).__name__, e))
-                rows.append(row)
-                row.elapsed = time.time() - t
-                break
-            row.elapsed = time.time() - t
+            plan.append(('4 remove-all', scenario_remove_all, None))
+        for title, fn, rnd in plan:
+            log('scenario %s' % title)
+            row = Row(title)
             rows.append(row)
+            try:
+                fn(w, row, rnd)
+            except Exception as e:
+                row.fail('other', 'aborted: %s: %s' % (type(e).__name__, e))
+                break
+            finally:
+                row.elapsed = time.time() - row.t0
         for m in w.warnings:
             log('client warning: %s' % m)
+        for path, mtime in mtimes.items():
+            if not os.path.exists(path) or os.stat(path).st_mtime != mtime:
+                log('WARNING: %s was rebuilt during the run; its results mix versions' % path)
         bad = sum(len(v) for r in rows for v in r.bad.values())
         rc = 1 if bad or len(rows) < len(plan) else 0
         print_table(rows, time.time() - t0)
@@ -1098,12 +1172,11 @@ def main(argv):
             print_table(rows, time.time() - t0)
     finally:
         if args.keep:
-            log('cluster kept: export CEPH_CONF=%s; stop: %s stop --dir %s' % (
-                cluster.conf, args.vstart, args.dir))
+            log('cluster kept: export CEPH_CONF=%s; stop: %s stop --dir %s; traces in %s' % (
+                cluster.conf, args.vstart, args.dir, work))
         else:
             cluster.stop()
-            if made_dir:
-                shutil.rmtree(made_dir, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
         log('elapsed %.1f s' % (time.time() - t0))
         sys.stdout.flush()
     return rc
