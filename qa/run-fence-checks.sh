@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The full runs of the parent-fence workunits (CTest runs their quick
-# modes): 30 minutes of racing writers, a kill before every class call of
-# clone-standalone and of stock flatten and rm of a child, and the cephx
-# rights matrix, each on a cluster of its own.  Builds what is missing.
+# modes): 30 minutes of racing writers and the cephx rights matrix, each on
+# a cluster of its own.  Builds what is missing.  The crash points are in
+# qa/run-thrash.sh.
 #
 #   qa/run-fence-checks.sh [--race-seconds N]
 set -euo pipefail
@@ -24,9 +24,6 @@ echo "== race (${race_seconds} s of rounds, then the paused writers)"
 "${with_cluster[@]}" 17460 /usr/bin/python3 "${wu}/fence_race.py" --mode long \
   --seconds "${race_seconds}" --shim "${shim}" --pause-seconds 10 --qemu 2>&1 |
   grep -v '^vstart.sh' || status=1
-echo "== crash points (every class call)"
-"${with_cluster[@]}" 17470 /usr/bin/python3 "${wu}/fence_crash_points.py" \
-  --rbd "${PROJECT_RBD}" --shim "${shim}" 2>&1 | grep -v '^vstart.sh' || status=1
 echo "== cephx tenants"
 VSTART_OPTS="--auth cephx" "${with_cluster[@]}" 17480 "${wu}/fence_cephx.sh" 2>&1 |
   grep -v '^vstart.sh' || status=1

@@ -279,7 +279,7 @@ def check_clone_racing_last_detach(c, ck, tmp):
     ck.check(writer.stdout.readline().strip() == 'ready', 'a client opened the parent read-write')
     clone = subprocess.Popen([c.rbd, 'clone-standalone', f'{POOL}/f1p', f'{POOL}/f1b'],
                              env=dict(os.environ, LD_PRELOAD=c.shim,
-                                      RADOS_SHIM_DELAY_CALL='standalone_child_attach:3000'),
+                                      RADOS_SHIM_DELAY_CALL='standalone_child_attach:6000'),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(1)
     ck.check(run([c.rbd, 'rm', '--no-progress', f'{POOL}/f1a'])[0] == 0,
