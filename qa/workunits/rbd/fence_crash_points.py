@@ -338,7 +338,7 @@ def main(argv):
     ap.add_argument('--ops', default='clone,clone-api,flatten,rm,pflatten,prm,rm-parent,prune')
     ap.add_argument('--every', type=int, default=1,
                     help='kill before every K-th call only (quick runs), plus every '
-                         'call of a standalone/child method')
+                         'call of a standalone/child method and the last call')
     ap.add_argument('--no-prune-race', action='store_true',
                     help='skip the prune race (another run covers it)')
     args = ap.parse_args(argv)
@@ -366,7 +366,8 @@ def run_all(args, conf):
             print('# %s: %d class calls' % (op, len(calls)), flush=True)
             for n, method in enumerate(calls, 1):
                 key = method.split('.', 1)[1]
-                if n % args.every and 'standalone' not in key and 'child' not in key:
+                if (n % args.every and n != len(calls) and 'standalone' not in key and
+                        'child' not in key):
                     continue
                 tag = '%s-%d-%d' % (op, n, os.getpid())
                 parent, child = setup(c, tag, op)
