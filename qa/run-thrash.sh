@@ -67,16 +67,15 @@ run() {
 with_cluster() { "${wu}/with_cluster.sh" "${vstart}" "${classes}" "$@"; }
 
 # The fuzzer needs an overlay cluster and a stock one.
-fuzz() {
-  local dir
+fuzz() (
   dir="$(mktemp -d /tmp/thrash-fuzz.XXXXXX)"
   trap '"${vstart}" stop --dir "${dir}/ov" >/dev/null 2>&1 || true;
-        "${vstart}" stop --dir "${dir}/st" >/dev/null 2>&1 || true; rm -rf "${dir}"' RETURN
+        "${vstart}" stop --dir "${dir}/st" >/dev/null 2>&1 || true; rm -rf "${dir}"' EXIT
   "${vstart}" start --dir "${dir}/ov" --mon-port 17600 --class-dir "${classes}" >/dev/null
   "${vstart}" start --dir "${dir}/st" --mon-port 17700 >/dev/null
   CEPH_CONF="${dir}/ov/ceph.conf" STOCK_CEPH_CONF="${dir}/st/ceph.conf" \
     /usr/bin/python3 "${wu}/cls_fuzz.py" --seconds "${fuzz_seconds}"
-}
+)
 
 run crash-points '[0-9]+ passed, [0-9]+ failed' \
   with_cluster 17470 /usr/bin/python3 "${wu}/fence_crash_points.py" \
