@@ -48,6 +48,9 @@ cdef extern from "rbd/standalone.h" nogil:
         RBD_CHILD_STATE_TRASH
         RBD_CHILD_STATE_MISSING
         RBD_CHILD_STATE_NOT_LINKED
+        RBD_CHILD_STATE_IN_PROGRESS
+        RBD_CHILD_STATE_DETACHING
+        RBD_CHILD_STATE_UNVERIFIED
     ctypedef struct rbd_standalone_child_t:
         int64_t pool_id
         char* pool_name
@@ -84,8 +87,12 @@ cdef extern from "rbd/standalone.h" nogil:
     const char* rbd_standalone_last_error()
 
 PARENT_TYPES = {RBD_PARENT_TYPE_SNAPSHOT: 'snapshot', RBD_PARENT_TYPE_STANDALONE: 'standalone'}
+# The same words as `rbd children --format json`.
 CHILD_STATES = {RBD_CHILD_STATE_OK: 'ok', RBD_CHILD_STATE_TRASH: 'trash',
-                RBD_CHILD_STATE_MISSING: 'missing', RBD_CHILD_STATE_NOT_LINKED: 'not_linked'}
+                RBD_CHILD_STATE_MISSING: 'missing', RBD_CHILD_STATE_NOT_LINKED: 'not_linked',
+                RBD_CHILD_STATE_IN_PROGRESS: 'in_progress',
+                RBD_CHILD_STATE_DETACHING: 'detaching',
+                RBD_CHILD_STATE_UNVERIFIED: 'unverified'}
 
 _EXCEPTIONS = {
     _errno.ENOENT: _rbd.ImageNotFound,
@@ -98,6 +105,13 @@ _EXCEPTIONS = {
     _errno.EROFS: _rbd.ReadOnlyImage,
     _errno.ENOTEMPTY: _rbd.ImageHasSnapshots,
     _errno.ERANGE: _rbd.ArgumentOutOfRange,
+    _errno.EDOM: _rbd.ArgumentOutOfRange,
+    _errno.EIO: _rbd.IOError,
+    _errno.ENOSPC: _rbd.NoSpace,
+    _errno.EDQUOT: _rbd.DiskQuotaExceeded,
+    _errno.ETIMEDOUT: _rbd.Timeout,
+    _errno.ESHUTDOWN: _rbd.ConnectionShutdown,
+    _errno.ECANCELED: _rbd.OperationCanceled,
 }
 
 
@@ -198,7 +212,7 @@ def list_children_standalone(self, ioctx, name, descendants=False, snapshots=Tru
                 'parent_type': PARENT_TYPES[c.parent_type],
                 'parent_snapshot': _s(c.parent_snap_name),
                 'parent_image': _s(c.parent_image_name),
-                'depth': c.depth, 'state': CHILD_STATES[c.state]})
+                'depth': c.depth, 'state': CHILD_STATES.get(c.state, 'unknown')})
         rbd_standalone_list_children_cleanup(children, num)
         return result
     finally:

@@ -108,6 +108,7 @@ def test_every_keyword(cluster, ioctx, parent):
     (dict(features=1 << 50), rbd.InvalidArgument, errno.EINVAL),
     (dict(features=rbd.RBD_FEATURE_LAYERING), rbd.InvalidArgument, errno.EINVAL),
     (dict(stripe_unit=65536), rbd.InvalidArgument, errno.EINVAL),
+    (dict(order=99), rbd.ArgumentOutOfRange, errno.EDOM),  # as stock create
 ])
 def test_errors_raise_stock_exceptions_and_change_nothing(ioctx, parent, kwargs, exc, err):
     args = dict(p_name=parent, c_name=name('child'))
@@ -187,3 +188,32 @@ def test_parent_is_read_only_for_stock_clients_until_last_child_goes(ioctx, pare
         img.write(b'x', 0)
     r.remove_standalone(ioctx, parent)
     assert parent not in r.list(ioctx)
+
+
+def test_listing_names_every_child_state(ioctx, parent):
+    """A detach asked by a stock client (child_detach(CEPH_NOSNAP), as stock
+    flatten/rm send it) of a child that still reads through the parent:
+    'detaching', the word `rbd children --format json` uses."""
+    r = rbd.RBD()
+    kid = name('child')
+    r.clone_standalone(ioctx, parent, ioctx, kid)
+    with rbd.Image(ioctx, parent, read_only=True) as img:
+        parent_header = 'rbd_header.' + img.id()
+    with rbd.Image(ioctx, kid, read_only=True) as img:
+        kid_id = img.id()
+    spec = _child_spec(ioctx.get_pool_id(), kid_id)
+    ioctx.execute(parent_header, 'rbd', 'child_detach', (NOSNAP).to_bytes(8, 'little') + spec)
+    assert [(k['image'], k['state']) for k in r.list_children_standalone(ioctx, parent)] == \
+        [(kid, 'detaching')]
+    r.remove_standalone(ioctx, kid)
+    assert r.list_children_standalone(ioctx, parent) == []
+
+
+NOSNAP = 0xFFFFFFFFFFFFFFFE
+
+
+def _child_spec(pool_id, image_id):
+    """cls::rbd::ChildImageSpec (2,1): pool, image id, namespace."""
+    body = pool_id.to_bytes(8, 'little', signed=True) + \
+        len(image_id).to_bytes(4, 'little') + image_id.encode() + (0).to_bytes(4, 'little')
+    return bytes([2, 1]) + len(body).to_bytes(4, 'little') + body
