@@ -145,7 +145,35 @@ def clone_standalone(self, p_ioctx, p_name, c_ioctx, c_name, features=None, orde
                      stripe_unit=None, stripe_count=None, data_pool=None):
     """Clone the HEAD of image ``p_name`` (no snapshot) into a new image
     ``c_name``.  Unset options come from the parent, as ``rbd
-    clone-standalone`` does; ``data_pool`` names a pool for the child's data.
+    clone-standalone`` does.  The first clone of an image makes it read-only
+    for every client until its last child is flattened or removed.
+
+    :param p_ioctx: the parent's pool
+    :type p_ioctx: :class:`rados.Ioctx`
+    :param p_name: the parent image (a name, no ``@snapshot``)
+    :type p_name: str
+    :param c_ioctx: the child's pool
+    :type c_ioctx: :class:`rados.Ioctx`
+    :param c_name: the new image
+    :type c_name: str
+    :param features: ``RBD_FEATURE_*`` bits (default: the parent's)
+    :type features: int
+    :param order: object size as a power of two (default: the parent's)
+    :type order: int
+    :param stripe_unit: stripe unit in bytes (default: the parent's)
+    :type stripe_unit: int
+    :param stripe_count: objects to stripe over (default: the parent's)
+    :type stripe_count: int
+    :param data_pool: a pool for the child's data objects
+    :type data_pool: str
+    :raises: :class:`ImageNotFound` (no parent), :class:`ImageExists`,
+        :class:`InvalidArgument` (bad options, a snapshot name),
+        :class:`ArgumentOutOfRange` (order), :class:`ImageBusy` (the parent
+        is open for writing), :class:`PermissionError` (a first clone
+        without write access to the parent's pool),
+        :class:`OperationNotSupported` (OSDs without the overlay, or
+        standalone clones disabled), :class:`ReadOnlyImage` (a non-primary
+        parent); nothing is left behind on error
     """
     cdef rados_ioctx_t p = _io(p_ioctx)
     cdef rados_ioctx_t c = _io(c_ioctx)
@@ -180,9 +208,27 @@ def clone_standalone(self, p_ioctx, p_name, c_ioctx, c_name, features=None, orde
 
 
 def list_children_standalone(self, ioctx, name, descendants=False, snapshots=True):
-    """Children of image ``name`` as dicts: pool, pool_namespace, image, id,
-    parent_type ('standalone' or 'snapshot'), parent_snapshot, depth, state
-    ('ok', 'trash', or stale: 'missing', 'not_linked')."""
+    """Children of image ``name``: its standalone children, and those of its
+    snapshots.  Detaches that stock clients asked and that have finished
+    are completed on the way.
+
+    :param ioctx: the image's pool
+    :type ioctx: :class:`rados.Ioctx`
+    :param name: the image
+    :type name: str
+    :param descendants: also the children's children, and so on
+    :type descendants: bool
+    :param snapshots: also the children of the image's snapshots
+    :type snapshots: bool
+    :returns: list of dicts with ``pool``, ``pool_namespace``, ``image``,
+        ``id`` (as stock ``list_children2``), ``parent_type`` ('standalone'
+        or 'snapshot'), ``parent_snapshot``, ``depth`` and ``state``: 'ok',
+        'trash', 'in_progress' (a clone is making it), 'detaching' (a
+        detach was asked; the child still reads through the parent),
+        'unverified' (its header could not be read), or stale: 'missing',
+        'not_linked'
+    :raises: :class:`ImageNotFound`
+    """
     cdef rados_ioctx_t io = _io(ioctx)
     cdef bytes n = _b(name)
     cdef const char* n_c = n
@@ -220,8 +266,22 @@ def list_children_standalone(self, ioctx, name, descendants=False, snapshots=Tru
 
 
 def parent_info_standalone(self, ioctx, name, snapshot=None):
-    """The parent of image ``name`` (at ``snapshot``) as a dict with
-    parent_type 'standalone' or 'snapshot'; raises ImageNotFound if none."""
+    """The parent of image ``name`` (at ``snapshot``).
+
+    :param ioctx: the image's pool
+    :type ioctx: :class:`rados.Ioctx`
+    :param name: the image
+    :type name: str
+    :param snapshot: read the parent of this snapshot of the image
+    :type snapshot: str
+    :returns: dict - the keys of stock ``Image.get_parent_image_spec()``
+        (``pool_name``, ``pool_namespace``, ``image_name``, ``snap_name``:
+        empty for a standalone parent), plus ``parent_type``
+        ('standalone' or 'snapshot'), ``pool_id``, ``image_id``,
+        ``snap_id`` and ``overlap``
+    :raises: :class:`ImageNotFound` if the image has no parent (or does
+        not exist)
+    """
     cdef rados_ioctx_t io = _io(ioctx)
     cdef bytes n = _b(name)
     cdef bytes s
@@ -243,10 +303,10 @@ def parent_info_standalone(self, ioctx, name, snapshot=None):
         if ret < 0:
             _raise(ret, 'image %s has no parent' % name if ret == -_errno.ENOENT
                    else 'error reading the parent of %s' % name)
-        result = {'parent_type': PARENT_TYPES[info.parent_type], 'pool_id': info.pool_id,
-                  'pool': _s(info.pool_name), 'pool_namespace': _s(info.pool_namespace),
-                  'image': _s(info.image_name), 'id': _s(info.image_id),
-                  'snap_id': info.snap_id, 'snapshot': _s(info.snap_name),
+        result = {'pool_name': _s(info.pool_name), 'pool_namespace': _s(info.pool_namespace),
+                  'image_name': _s(info.image_name), 'snap_name': _s(info.snap_name),
+                  'parent_type': PARENT_TYPES[info.parent_type], 'pool_id': info.pool_id,
+                  'image_id': _s(info.image_id), 'snap_id': info.snap_id,
                   'overlap': info.overlap}
         rbd_standalone_parent_info_cleanup(&info)
         return result
@@ -255,7 +315,17 @@ def parent_info_standalone(self, ioctx, name, snapshot=None):
 
 
 def remove_standalone(self, ioctx, name):
-    """Removes image ``name``; ImageBusy while it has standalone children."""
+    """Removes image ``name``, as stock ``RBD.remove`` does; a standalone
+    child is detached from its parent (the last one lifts the parent's
+    fence).
+
+    :param ioctx: the image's pool
+    :type ioctx: :class:`rados.Ioctx`
+    :param name: the image
+    :type name: str
+    :raises: :class:`ImageNotFound`, :class:`ImageBusy` (the image has
+        standalone children, or watchers), :class:`ImageHasSnapshots`
+    """
     cdef rados_ioctx_t io = _io(ioctx)
     cdef bytes n = _b(name)
     cdef const char* n_c = n

@@ -135,7 +135,12 @@ def test_parent_info_and_listing(ioctx, parent):
     r.clone_standalone(ioctx, child, ioctx, grandchild)
     info = r.parent_info_standalone(ioctx, child)
     assert info['parent_type'] == 'standalone'
-    assert info['image'] == parent
+    with rbd.Image(ioctx, parent, read_only=True) as img:
+        parent_id = img.id()
+    assert {k: info[k] for k in ('pool_name', 'pool_namespace', 'image_name', 'snap_name',
+                                 'image_id')} == \
+        {'pool_name': ioctx.get_pool_name(), 'pool_namespace': '', 'image_name': parent,
+         'snap_name': '', 'image_id': parent_id}
     assert info['snap_id'] == 0xFFFFFFFFFFFFFFFE
     assert info['overlap'] == 16 * MiB
     kids = r.list_children_standalone(ioctx, parent, descendants=True)
@@ -153,7 +158,12 @@ def test_snapshot_clone_reports_snapshot_parent(ioctx, parent):
     clone = name('clone')
     rbd.RBD().clone(ioctx, parent, 's', ioctx, clone, features=BASE)
     info = rbd.RBD().parent_info_standalone(ioctx, clone)
-    assert (info['parent_type'], info['snapshot']) == ('snapshot', 's')
+    assert info['parent_type'] == 'snapshot'
+    with rbd.Image(ioctx, clone, read_only=True) as img:
+        stock = img.get_parent_image_spec()
+    # Stock's keys, with stock's values.
+    assert {k: info[k] for k in stock} == stock
+    assert stock['snap_name'] == 's'
     kids = rbd.RBD().list_children_standalone(ioctx, parent)
     assert [(k['image'], k['parent_type'], k['parent_snapshot']) for k in kids] == \
         [(clone, 'snapshot', 's')]
