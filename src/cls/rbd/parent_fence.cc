@@ -212,11 +212,9 @@ int lower(cls_method_context_t hctx, const Status& status) {
       }
     }
   }
-  if (!status.raised_for.empty() || status.marker) {
-    int r = omap::remove(hctx, RAISED_FOR_KEY);
-    if (r < 0 && r != -ENOENT) {
-      return r;
-    }
+  int r = omap::remove(hctx, RAISED_FOR_KEY);
+  if (r < 0 && r != -ENOENT) {
+    return r;
   }
   return write_features(hctx, status, status.features & ~FEATURE_NON_PRIMARY,
                         status.op_features & ~OP_FEATURE_STANDALONE_PARENT);

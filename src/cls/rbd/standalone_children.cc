@@ -12,7 +12,8 @@
 //   standalone_child_attach   registers a child, raising the fence if needed:
 //                             needs write access to the parent's pool
 //   child_attach(NOSNAP)      registers a child on an already fenced parent
-//                             only (-EPERM otherwise): a read-only tenant may
+//                             only (elsewhere it is stock's: -ENOENT, no
+//                             snapshot CEPH_NOSNAP): a read-only tenant may
 //                             clone a fenced parent, as it may clone a
 //                             snapshot, but cannot fence an image
 //   child_detach(NOSNAP)      only marks the entry DETACHING: the OSD cannot
@@ -70,10 +71,10 @@ int decode_child_payload(ceph::bufferlist* in, bool with_snap_id, ChildImageSpec
     CLS_LOG(5, "standalone child payload: %s", e.what());
     return -EINVAL;
   }
-  ChildImageSpec canonical;
   if (allow_raw_key && is_raw_key_spec(*child)) {
     // Only a key that no child spec names; a well-formed one must be named
     // by its spec.
+    ChildImageSpec canonical;
     return parse_head_child_key(HEAD_CHILD_KEY_PREFIX + child->image_id, &canonical) ? -EINVAL
                                                                                      : 0;
   }
@@ -280,8 +281,10 @@ int standalone_child_attach(cls_method_context_t hctx, ceph::bufferlist* in,
 
 /**
  * Input: u64 snap_id, ChildImageSpec child.  Output: none.
- * NOSNAP: registers a HEAD child on a parent that is already fenced
- * (-EPERM if it is not); errors as standalone_child_attach.
+ * NOSNAP on a standalone parent (nosnap_call_is_ours): registers a HEAD
+ * child on a parent that is already fenced (-EPERM for registry entries
+ * without the fence's marker); errors as standalone_child_attach.  Any
+ * other call: stock's.
  */
 int child_attach(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out) {
   if (!nosnap_call_is_ours(hctx, in)) {
@@ -360,8 +363,9 @@ int standalone_child_remove(cls_method_context_t hctx, ceph::bufferlist* in,
 
 /**
  * Input: u64 snap_id.  Output: set<ChildImageSpec>.
- * NOSNAP: every HEAD child, whatever its state (an empty set when there are
- * none).  Large registries should be read with standalone_children_list.
+ * NOSNAP on a standalone parent: every HEAD child, whatever its state (an
+ * image with none gets stock's answer, -ENOENT).  Large registries should
+ * be read with standalone_children_list.
  */
 int children_list(cls_method_context_t hctx, ceph::bufferlist* in, ceph::bufferlist* out) {
   if (!nosnap_call_is_ours(hctx, in)) {
