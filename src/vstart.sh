@@ -8,6 +8,8 @@ readonly PROG="vstart.sh"
 # Stock object classes shipped by Debian's ceph-osd; overridable for other
 # multiarch triplets.
 readonly STOCK_CLASS_DIR="${VSTART_STOCK_CLASS_DIR:-/usr/lib/x86_64-linux-gnu/rados-classes}"
+# Stock ceph-mgr python modules (Debian's ceph-mgr and ceph-mgr-modules-core).
+readonly STOCK_MGR_MODULE_DIR="${VSTART_STOCK_MGR_MODULE_DIR:-/usr/share/ceph/mgr}"
 readonly REQUIRED_CEPH_SERIES="16.2."
 # Seconds to wait for each step; bluestore mkfs/mount is slower.
 readonly STEP_TIMEOUT="${VSTART_STEP_TIMEOUT:-60}"
@@ -43,6 +45,12 @@ Usage:
                                        start a stopped or killed osd.ID with
                                        the same conf and wait until the osdmap
                                        has it up (its PGs may still be peering)
+  src/vstart.sh restart-mgr [--kill] [--dir DIR]
+                                       stop mgr.x by pid (SIGTERM; --kill:
+                                       SIGKILL, a crash), start it again with
+                                       the same conf and environment, and wait
+                                       until the mgrmap has the new instance
+                                       active
 
 Options (start):
   --dir DIR            cluster directory (default: ./build/cluster, relative to
@@ -56,6 +64,13 @@ Options (start):
                        (default 8G; suffixes K M G T)
   --memstore-bytes B   memstore device bytes per OSD (default 2147483648)
   --mgr                also start one ceph-mgr (mgr.x); default: no mgr
+  --mgr-module-dir DIR directory of extra mgr modules (one sub-directory per
+                       module, e.g. src/pybind/mgr); the mgr's "mgr module
+                       path" becomes DIR_CLUSTER/mgr-modules, which links every
+                       stock module plus each module of DIR (needs --mgr)
+  --mgr-python-path P  colon-separated directories put first on the mgr's
+                       PYTHONPATH, e.g. build/lib/python for rbd_standalone
+                       (needs --mgr; kept for restart-mgr)
   --auth none|cephx    authentication (default none); with cephx the
                        conf's keyring holds client.admin (all caps), and
                        tests create tenants with "ceph auth get-or-create"
@@ -70,7 +85,8 @@ Options (start):
   -h, --help           show this help
 
 Environment: VSTART_STEP_TIMEOUT (default 60 s per step), VSTART_SLOW_TIMEOUT
-(300 s: OSD mkfs/boot), VSTART_STOCK_CLASS_DIR (stock class libraries).
+(300 s: OSD mkfs/boot), VSTART_STOCK_CLASS_DIR (stock class libraries),
+VSTART_STOCK_MGR_MODULE_DIR (stock mgr modules, default /usr/share/ceph/mgr).
 Logs: DIR/log/<daemon>.log (cls_log output at debug objclass 20 goes to
 DIR/log/osd.N.log), DIR/log/client.<pid>.log.
 
@@ -313,6 +329,35 @@ mgr_available() {
   [[ "$(ceph_ mgr stat -f json | jq -r .available)" == true ]]
 }
 
+# The active mgr's gid (0 while none is active).
+mgr_active_gid() {
+  ceph_ mgr dump -f json | jq -r 'if .available then .active_gid else 0 end'
+}
+
+# True once an active mgr other than gid $1 is available.
+mgr_active_not() {
+  local gid
+  gid="$(mgr_active_gid)" || return 1
+  [[ -n "${gid}" && "${gid}" != 0 && "${gid}" != "$1" ]]
+}
+
+# Where start records the mgr's environment, so restart-mgr reuses it.
+mgr_env_file() { echo "${DIR}/mgr.x.env"; }
+
+# Launch mgr.x with -c CONF and the PYTHONPATH recorded in its env file.
+start_mgr() {
+  local pythonpath="" f
+  f="$(mgr_env_file)"
+  if [[ -s "${f}" ]]; then
+    pythonpath="$(sed -n 's/^PYTHONPATH=//p' "${f}")"
+  fi
+  if [[ -n "${pythonpath}" ]]; then
+    start_daemon mgr.x "${STEP_TIMEOUT}" env "PYTHONPATH=${pythonpath}" ceph-mgr -c "${CONF}" -i x
+  else
+    start_daemon mgr.x "${STEP_TIMEOUT}" ceph-mgr -c "${CONF}" -i x
+  fi
+}
+
 # Listing a pool touches every PG, so it only succeeds once all are active.
 pool_active() {
   timeout 10 rados -c "${CONF}" -p "$1" ls >/dev/null
@@ -376,6 +421,7 @@ on_exit() {
 
 write_conf() {
   local fsid="$1" port="$2" objectstore="$3" memstore_bytes="$4" bluestore_bytes="$5" auth="$6"
+  local mgr_module_path="${7-}"
   cat >"${CONF}" <<EOF
 # Written by src/vstart.sh; the cluster lives entirely in ${DIR}.
 [global]
@@ -487,12 +533,45 @@ bluestore cache autotune = true
 bdev enable discard = false
 EOF
   fi
+  if [[ -n "${mgr_module_path}" ]]; then
+    cat >>"${CONF}" <<EOF
+
+[mgr]
+# Stock modules plus the project's (links made by vstart.sh --mgr-module-dir).
+mgr module path = ${mgr_module_path}
+EOF
+  fi
   cat >>"${CONF}" <<EOF
 
 [client]
 log file = ${LOG_DIR}/client.\$pid.log
 admin socket =
 EOF
+}
+
+# DIR/mgr-modules: a link to every entry of the stock mgr module directory
+# (modules, mgr_module.py, mgr_util.py), then one to each module of $1 (a
+# sub-directory with module.py), which replaces a stock one of that name.
+link_mgr_modules() {
+  local extra="$1" mods="${DIR}/mgr-modules" f base n=0 m=0
+  mkdir -p -- "${mods}"
+  [[ -f "${STOCK_MGR_MODULE_DIR}/mgr_module.py" ]] ||
+    die "stock mgr modules not found in ${STOCK_MGR_MODULE_DIR} (is ceph-mgr installed?)"
+  for f in "${STOCK_MGR_MODULE_DIR}"/*; do
+    [[ -e "${f}" ]] || continue
+    base="$(basename -- "${f}")"
+    [[ -e "${extra}/${base}/module.py" ]] && continue
+    ln -s -- "${f}" "${mods}/${base}"
+    n=$((n + 1))
+  done
+  for f in "${extra}"/*/module.py; do
+    [[ -e "${f}" ]] || continue
+    base="$(basename -- "$(dirname -- "${f}")")"
+    ln -s -- "$(dirname -- "${f}")" "${mods}/${base}"
+    m=$((m + 1))
+  done
+  ((m > 0)) || die "--mgr-module-dir ${extra} holds no module (no */module.py)"
+  log "mgr modules: ${m} from ${extra}, plus ${n} stock entries"
 }
 
 link_classes() {
@@ -536,6 +615,7 @@ prepare_dir() {
 cmd_start() {
   local dir="./build/cluster" n_osds=1 objectstore=memstore bluestore_size=8G
   local memstore_bytes=2147483648 with_mgr=0 port=17000 class_dir="" pool="rbd" auth=none
+  local mgr_module_dir="" mgr_python_path=""
   while (($#)); do
     case "$1" in
       --dir) dir="${2?--dir needs a value}"; shift 2 ;;
@@ -544,6 +624,8 @@ cmd_start() {
       --bluestore-size) bluestore_size="${2?--bluestore-size needs a value}"; shift 2 ;;
       --memstore-bytes) memstore_bytes="${2?--memstore-bytes needs a value}"; shift 2 ;;
       --mgr) with_mgr=1; shift ;;
+      --mgr-module-dir) mgr_module_dir="${2?--mgr-module-dir needs a value}"; shift 2 ;;
+      --mgr-python-path) mgr_python_path="${2?--mgr-python-path needs a value}"; shift 2 ;;
       --auth) auth="${2?--auth needs a value}"; shift 2 ;;
       --mon-port) port="${2?--mon-port needs a value}"; shift 2 ;;
       --class-dir) class_dir="${2?--class-dir needs a value}"; shift 2 ;;
@@ -567,6 +649,25 @@ cmd_start() {
   bluestore_bytes="$(numfmt --from=iec -- "${bluestore_size}" 2>/dev/null || true)"
   if ! is_uint "${bluestore_bytes}" || ((bluestore_bytes == 0)); then
     die "--bluestore-size must be a size such as 8G, got '${bluestore_size}'"
+  fi
+  if [[ -n "${mgr_module_dir}" || -n "${mgr_python_path}" ]] && ((!with_mgr)); then
+    die "--mgr-module-dir and --mgr-python-path need --mgr"
+  fi
+  if [[ -n "${mgr_module_dir}" ]]; then
+    mgr_module_dir="$(realpath -m -- "${mgr_module_dir}")"
+    [[ -d "${mgr_module_dir}" ]] || die "--mgr-module-dir ${mgr_module_dir} is not a directory"
+  fi
+  if [[ -n "${mgr_python_path}" ]]; then
+    local d abs=""
+    local -a dirs=()
+    IFS=: read -r -a dirs <<<"${mgr_python_path}"
+    for d in "${dirs[@]}"; do
+      [[ -n "${d}" ]] || continue
+      d="$(realpath -m -- "${d}")"
+      [[ -d "${d}" ]] || die "--mgr-python-path: ${d} is not a directory"
+      abs="${abs:+${abs}:}${d}"
+    done
+    mgr_python_path="${abs}"
   fi
   if [[ -n "${class_dir}" ]]; then
     class_dir="$(realpath -m -- "${class_dir}")"
@@ -604,7 +705,13 @@ cmd_start() {
   local fsid
   fsid="$(uuidgen)"
   link_classes "${class_dir}"
-  write_conf "${fsid}" "${port}" "${objectstore}" "${memstore_bytes}" "${bluestore_bytes}" "${auth}"
+  local mgr_module_path=""
+  if [[ -n "${mgr_module_dir}" ]]; then
+    link_mgr_modules "${mgr_module_dir}"
+    mgr_module_path="${DIR}/mgr-modules"
+  fi
+  write_conf "${fsid}" "${port}" "${objectstore}" "${memstore_bytes}" "${bluestore_bytes}" "${auth}" \
+    "${mgr_module_path}"
   log "cluster ${fsid} in ${DIR}: ${n_osds} ${objectstore} OSD(s), mon port ${port}$( ((with_mgr)) && echo ', mgr')"
 
   # The mon needs a keyring at mkfs time even with auth none.  With cephx,
@@ -655,7 +762,12 @@ cmd_start() {
       ceph_ auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' mds 'allow *' \
         -o "${DIR}/mgr.x/keyring" >/dev/null 2>&1 || die "could not create the key of mgr.x"
     fi
-    start_daemon mgr.x "${STEP_TIMEOUT}" ceph-mgr -c "${CONF}" -i x
+    # Its environment beyond ours (the rest is inherited, as for every
+    # daemon); restart-mgr reads it back.
+    if [[ -n "${mgr_python_path}" ]]; then
+      echo "PYTHONPATH=${mgr_python_path}${PYTHONPATH:+:${PYTHONPATH}}" >"$(mgr_env_file)"
+    fi
+    start_mgr
   fi
 
   log "waiting for ${n_osds} OSD(s) to be up and in"
@@ -841,6 +953,45 @@ cmd_start_osd() {
   start_osd_wait_up "${id}" "${old}"
 }
 
+cmd_restart_mgr() {
+  local sig=TERM
+  local -a rest=()
+  while (($#)); do
+    case "$1" in
+      --kill) sig=KILL; shift ;;
+      *) rest+=("$1"); shift ;;
+    esac
+  done
+  parse_dir_only "${rest[@]+"${rest[@]}"}"
+  [[ -f "${CONF}" ]] || die "no cluster in ${DIR} (missing ${CONF})"
+  [[ -d "${DIR}/mgr.x" ]] || die "${DIR} has no mgr (start it with --mgr)"
+  daemon_running mon.a || die "mon.a of ${DIR} is not running"
+  exec 3>&1 1>&2
+  local old pid
+  old="$(mgr_active_gid 2>/dev/null || echo 0)"
+  if pid="$(read_pid mgr.x)" && is_our_daemon "${pid}"; then
+    if [[ "${sig}" == KILL ]]; then
+      log "killing mgr.x (pid ${pid}) with SIGKILL"
+      kill -KILL "${pid}" 2>/dev/null || true
+      local deadline=$((SECONDS + STOP_TIMEOUT))
+      while is_our_daemon "${pid}"; do
+        ((SECONDS < deadline)) || die "mgr.x (pid ${pid}) still runs ${STOP_TIMEOUT}s after SIGKILL"
+        sleep 0.1
+      done
+      rm -f -- "$(pid_file mgr.x)" "${RUN_DIR}/mgr.x.asok"
+    else
+      stop_daemons mgr.x
+    fi
+  else
+    log "mgr.x of ${DIR} is not running; starting it"
+  fi
+  EXPECTED=(mon.a)
+  start_mgr
+  # A new instance of the same name replaces the old gid at its first beacon.
+  wait_until "${STEP_TIMEOUT}" "a new active mgr (not gid ${old})" mgr_active_not "${old}"
+  log "mgr.x active again (pid $(read_pid mgr.x), gid $(mgr_active_gid))"
+}
+
 main() {
   local cmd="${1-}"
   [[ -n "${cmd}" ]] || { usage >&2; exit 2; }
@@ -853,6 +1004,7 @@ main() {
     stop-osd) cmd_stop_osd "$@" ;;
     kill-osd) cmd_kill_osd "$@" ;;
     start-osd) cmd_start_osd "$@" ;;
+    restart-mgr) cmd_restart_mgr "$@" ;;
     -h | --help | help) usage ;;
     *) usage >&2; die "unknown command: ${cmd}" ;;
   esac

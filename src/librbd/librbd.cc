@@ -11,6 +11,7 @@
 #include "librbd/Utils.h"
 #include "librbd/api/Image.h"
 #include "librbd/api/ObjectMap.h"
+#include "librbd/api/Overlay.h"
 #include "librbd/image/CloneRequest.h"
 #include "librbd/image/PreRemoveRequest.h"
 #include "rbd/standalone.h"
@@ -117,6 +118,11 @@ int flatten(librados::IoCtx& ioctx, const std::string& name) {
     r = image.flatten();
     return r < 0 ? util::fail(r, "error flattening image " + name) : 0;
   });
+}
+
+int overlay_status(librados::Rados& rados, std::vector<OsdOverlay>* osds) {
+  util::set_error("");
+  return api::overlay_status(rados, osds);
 }
 
 int overlay_version(librados::IoCtx& ioctx, const std::string& name, uint32_t* version) {
@@ -258,6 +264,35 @@ int rbd_standalone_remove(rados_ioctx_t ioctx, const char* name) {
 int rbd_standalone_overlay_version(rados_ioctx_t ioctx, const char* name, uint32_t* version) {
   librados::IoCtx io = ioctx_of(ioctx);
   return librbd::standalone::overlay_version(io, name ? name : "", version);
+}
+
+int rbd_standalone_overlay_status(rados_t cluster, rbd_standalone_osd_overlay_t* osds,
+                                  size_t* max) {
+  librados::Rados rados;
+  librados::Rados::from_rados_t(cluster, rados);
+  std::vector<librbd::standalone::OsdOverlay> list;
+  int r = librbd::standalone::overlay_status(rados, &list);
+  if (r < 0) {
+    return r;
+  }
+  if (*max < list.size()) {
+    *max = list.size();
+    return -ERANGE;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& o = list[i];
+    osds[i] = {o.osd, o.up ? 1 : 0, o.status, o.version, dup(o.ceph_version),
+               dup(o.probe_pool)};
+  }
+  *max = list.size();
+  return 0;
+}
+
+void rbd_standalone_overlay_status_cleanup(rbd_standalone_osd_overlay_t* osds, size_t num) {
+  for (size_t i = 0; i < num; ++i) {
+    free(osds[i].ceph_version);
+    free(osds[i].probe_pool);
+  }
 }
 
 const char* rbd_standalone_last_error(void) {

@@ -82,11 +82,17 @@ set +e
 rc=$?
 set -e
 [[ ${rc} == 95 ]] || fail "clone-standalone without the overlay: want exit 95, got ${rc}: $(cat "${dir}/clone.out")"
-grep -q "do not run the cls_rbd standalone-clone overlay: install" "${dir}/clone.out" ||
-  fail "clone-standalone does not say what to deploy: $(cat "${dir}/clone.out")"
+grep -q "osd\.[0-9]* (serving the parent image's header in pool rp) does not run the cls_rbd standalone-clone overlay: point every OSD's 'osd class dir'" "${dir}/clone.out" ||
+  fail "clone-standalone does not say which OSD lacks the overlay and what to deploy: $(cat "${dir}/clone.out")"
 rbd ls rp | grep -qx k2 && fail "clone-standalone left an image behind"
 rbd info rp/p | grep -q 'op_features: *$' || fail "clone-standalone marked the parent"
-pass "clone-standalone without the overlay: EOPNOTSUPP, says what to deploy, creates nothing"
+pass "clone-standalone without the overlay: EOPNOTSUPP, names the OSD, says what to deploy, creates nothing"
+
+"${rbd_cli}" overlay status --format json >"${dir}/status.json" ||
+  fail "overlay status failed: $(cat "${dir}/status.json")"
+jq -e 'length > 0 and all(.[]; .up and .overlay == "absent")' "${dir}/status.json" >/dev/null ||
+  fail "overlay status should report every OSD without the overlay: $(cat "${dir}/status.json")"
+pass "rbd overlay status reports each OSD of a stock cluster as running no overlay"
 
 # 2. Stock class missing: the log says the class has no methods.
 start_cluster CLS_RBD_OVERLAY_STOCK_LIBRARY=/nonexistent/libcls_rbd.so.1

@@ -14,6 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Marks the library's exported API: librbd_standalone.so is built with
+ * hidden visibility by default and exports only what carries this. */
+#ifndef CEPH_RBD_STANDALONE_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define CEPH_RBD_STANDALONE_API __attribute__((visibility("default")))
+#else
+#define CEPH_RBD_STANDALONE_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -82,6 +92,7 @@ typedef struct {
  * with "@snap", -ENOENT no parent, -EEXIST child exists, -EOPNOTSUPP the
  * OSDs lack the overlay or rbd_standalone_clone_enabled is false, -EBUSY a
  * client has the parent open for writing. */
+CEPH_RBD_STANDALONE_API
 int rbd_clone_standalone(rados_ioctx_t p_ioctx, const char *p_name,
                          rados_ioctx_t c_ioctx, const char *c_name,
                          rbd_image_options_t c_opts);
@@ -89,40 +100,72 @@ int rbd_clone_standalone(rados_ioctx_t p_ioctx, const char *p_name,
 /* Children of image `name`: HEAD (standalone) children, and with
  * RBD_LIST_CHILDREN_SNAPSHOTS snapshot children.  -ERANGE and *max set
  * when `children` is too small. */
+CEPH_RBD_STANDALONE_API
 int rbd_standalone_list_children(rados_ioctx_t ioctx, const char *name, int flags,
                                  rbd_standalone_child_t *children, size_t *max);
+CEPH_RBD_STANDALONE_API
 void rbd_standalone_list_children_cleanup(rbd_standalone_child_t *children,
                                           size_t num);
 
 /* Unregisters stale HEAD children (MISSING / NOT_LINKED) of `name`;
  * *pruned = how many. */
+CEPH_RBD_STANDALONE_API
 int rbd_standalone_prune_children(rados_ioctx_t ioctx, const char *name,
                                   size_t *pruned);
 
 /* Number of HEAD children of `name` (registry size). */
+CEPH_RBD_STANDALONE_API
 int rbd_standalone_count_children(rados_ioctx_t ioctx, const char *name,
                                   uint64_t *count);
 
 /* The parent of an open image with its type; -ENOENT if none. */
+CEPH_RBD_STANDALONE_API
 int rbd_standalone_get_parent(rbd_image_t image, rbd_standalone_parent_info_t *info);
+CEPH_RBD_STANDALONE_API
 void rbd_standalone_parent_info_cleanup(rbd_standalone_parent_info_t *info);
 
 /* One RBD_OBJECT_STATE_* per object of image `name`; -ERANGE and *num
  * set when `states` is too small. */
+CEPH_RBD_STANDALONE_API
 int rbd_standalone_object_states(rados_ioctx_t ioctx, const char *name,
                                  uint8_t *states, size_t *num);
 
 /* Message of this thread's last failed call, for users ("" if none). */
+CEPH_RBD_STANDALONE_API
 const char *rbd_standalone_last_error(void);
 
 /* Removes `name` unless it has standalone children (-EBUSY, with the
  * count in the log); removing a child detaches it from its parent. */
+CEPH_RBD_STANDALONE_API
 int rbd_standalone_remove(rados_ioctx_t ioctx, const char *name);
 
 /* The overlay version the OSD serving `name`'s header runs (-EOPNOTSUPP
  * if none). */
+CEPH_RBD_STANDALONE_API
 int rbd_standalone_overlay_version(rados_ioctx_t ioctx, const char *name,
                                    uint32_t *version);
+
+/* Whether one OSD runs the cls_rbd overlay (rbd_standalone_overlay_status). */
+typedef struct {
+  int osd;
+  int up;                /* 1 if the osdmap has it up */
+  int status;            /* 0 probed; -EOPNOTSUPP stock cls_rbd only; -ENOENT down or
+                            primary of no PG (not probed); else the probe's error */
+  uint32_t version;      /* overlay version when status == 0 */
+  char *ceph_version;    /* the Ceph version the overlay was built for */
+  char *probe_pool;      /* pool of the object the probe ran on */
+} rbd_standalone_osd_overlay_t;
+
+/* Asks every up OSD (through an object it is primary for) which overlay
+ * version it runs; writes nothing.  -ERANGE and *max set when `osds` is
+ * too small. */
+CEPH_RBD_STANDALONE_API
+CEPH_RBD_STANDALONE_API
+int rbd_standalone_overlay_status(rados_t cluster, rbd_standalone_osd_overlay_t *osds,
+                                  size_t *max);
+CEPH_RBD_STANDALONE_API
+CEPH_RBD_STANDALONE_API
+void rbd_standalone_overlay_status_cleanup(rbd_standalone_osd_overlay_t *osds, size_t num);
 
 #ifdef __cplusplus
 }

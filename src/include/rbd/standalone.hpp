@@ -8,6 +8,7 @@
 #include <rados/librados.hpp>
 #include <rbd/librbd.hpp>
 
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -41,21 +42,31 @@ struct ParentInfo {
   uint64_t overlap = 0;
 };
 
+CEPH_RBD_STANDALONE_API
 int clone(librados::IoCtx& p_ioctx, const char* p_name, librados::IoCtx& c_ioctx,
           const char* c_name, ImageOptions& c_opts);
+CEPH_RBD_STANDALONE_API
 int list_children(librados::IoCtx& ioctx, const std::string& name, int flags,
                   std::vector<ChildInfo>* children);
+CEPH_RBD_STANDALONE_API
 int prune_children(librados::IoCtx& ioctx, const std::string& name, size_t* pruned);
+CEPH_RBD_STANDALONE_API
 int count_children(librados::IoCtx& ioctx, const std::string& name, uint64_t* count);
+CEPH_RBD_STANDALONE_API
 int get_parent(Image& image, ParentInfo* info);
+CEPH_RBD_STANDALONE_API
 int object_states(librados::IoCtx& ioctx, const std::string& name,
                   std::vector<uint8_t>* states);
+CEPH_RBD_STANDALONE_API
 const std::string& last_error();
 // -EBUSY "image has N standalone child(ren) - not removing" if `name` may
 // not be removed; remove() runs it, then the stock removal, then
 // complete_detach for a standalone child.
+CEPH_RBD_STANDALONE_API
 int pre_remove(librados::IoCtx& ioctx, const std::string& name);
+CEPH_RBD_STANDALONE_API
 int remove(librados::IoCtx& ioctx, const std::string& name);
+CEPH_RBD_STANDALONE_API
 int overlay_version(librados::IoCtx& ioctx, const std::string& name, uint32_t* version);
 
 // A standalone child's link to its parent, remembered before a stock
@@ -72,13 +83,29 @@ struct StandaloneLink {
 };
 // -ENOENT when `name` has no standalone parent (nor the link intent of a
 // clone that died before linking it).
+CEPH_RBD_STANDALONE_API
 int find_standalone_link(librados::IoCtx& ioctx, const std::string& name, StandaloneLink* link);
 // Drops the child's registration on the parent if the child no longer
 // reads through it (lowering the fence with the last one); 0 without
 // doing anything while it still does.
+CEPH_RBD_STANDALONE_API
 int complete_detach(librados::IoCtx& any, const StandaloneLink& link);
 // Stock flatten of `name`, then complete_detach.
+CEPH_RBD_STANDALONE_API
 int flatten(librados::IoCtx& ioctx, const std::string& name);
+
+// Whether one OSD runs the cls_rbd overlay; see rbd_standalone_osd_overlay_t.
+struct OsdOverlay {
+  int osd = -1;
+  bool up = false;
+  int status = -ENOENT;
+  uint32_t version = 0;
+  std::string ceph_version;
+  std::string probe_pool;
+};
+CEPH_RBD_STANDALONE_API
+CEPH_RBD_STANDALONE_API
+int overlay_status(librados::Rados& rados, std::vector<OsdOverlay>* osds);
 
 }  // namespace librbd::standalone
 

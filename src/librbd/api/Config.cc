@@ -2,13 +2,10 @@
 
 #include "librbd/api/Config.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
 
 #include "cls/rbd/cls_rbd_client.h"
 #include "cls/rbd/cls_rbd_types.h"
@@ -25,73 +22,6 @@ namespace {
 
 constexpr const char* POOL_METADATA_OID = "rbd_info";
 constexpr const char* CONF_PREFIX = "conf_";
-std::string g_config_file;
-std::string g_client_name = "client.admin";
-
-// Ceph treats ' ', '-' and '_' in option names alike.
-std::string normalize(std::string key) {
-  std::replace(key.begin(), key.end(), ' ', '_');
-  std::replace(key.begin(), key.end(), '-', '_');
-  return key;
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
-
-std::string config_file_path() {
-  if (!g_config_file.empty()) {
-    return g_config_file;
-  }
-  const char* env = getenv("CEPH_CONF");
-  if (env != nullptr && *env != '\0') {
-    return env;
-  }
-  const char* home = getenv("HOME");
-  for (std::string p : {std::string("/etc/ceph/ceph.conf"),
-                        home ? std::string(home) + "/.ceph/ceph.conf" : std::string(),
-                        std::string("ceph.conf")}) {
-    if (!p.empty() && access(p.c_str(), R_OK) == 0) {
-      return p;
-    }
-  }
-  return {};
-}
-
-// The value of `name` from the client's ceph.conf, most specific section
-// first.
-bool from_config_file(const std::string& name, std::string* value) {
-  std::ifstream f(config_file_path());
-  if (!f) {
-    return false;
-  }
-  std::map<std::string, std::string> by_section;  // section -> value
-  std::string section, line;
-  while (std::getline(f, line)) {
-    line = trim(line.substr(0, line.find_first_of("#;")));
-    if (line.empty()) {
-      continue;
-    }
-    if (line.front() == '[' && line.back() == ']') {
-      section = trim(line.substr(1, line.size() - 2));
-      continue;
-    }
-    size_t eq = line.find('=');
-    if (eq != std::string::npos && normalize(trim(line.substr(0, eq))) == name) {
-      by_section[section] = trim(line.substr(eq + 1));
-    }
-  }
-  for (const std::string& s : {g_client_name, std::string("client"), std::string("global")}) {
-    auto it = by_section.find(s);
-    if (it != by_section.end()) {
-      *value = it->second;
-      return true;
-    }
-  }
-  return false;
-}
 
 int metadata_get(librados::IoCtx& ioctx, const std::string& oid, const std::string& key,
                  std::string* value) {
@@ -153,15 +83,11 @@ int parse_bool(const std::string& value, bool* out) {
 
 const char* to_string(Source source) {
   switch (source) {
-  case Source::CONFIG_FILE: return "config";
   case Source::POOL: return "pool";
   case Source::IMAGE: return "image";
   default: return "default";
   }
 }
-
-void set_config_file(const std::string& path) { g_config_file = path; }
-void set_client_name(const std::string& name) { g_client_name = name; }
 
 int get(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name,
         Value* value) {
@@ -191,10 +117,6 @@ int get(librados::IoCtx& ioctx, const std::string& image_id, const std::string& 
     return 0;
   } else if (r != -ENOENT) {
     return r;
-  }
-  if (from_config_file(name, &value->value)) {
-    value->source = Source::CONFIG_FILE;
-    return 0;
   }
   value->value = def->default_value ? "true" : "false";
   value->source = Source::DEFAULT;

@@ -1,13 +1,15 @@
 // -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
 //
 // The standalone-clone options.  Stock librbd refuses config keys it does
-// not know (`rbd config pool set` and metadata "conf_*" give EINVAL) and
-// librados drops unknown ceph.conf keys, so this library resolves its own
-// options, with librbd's precedence:
-//   image metadata conf_<opt>  >  pool metadata conf_<opt>  >
-//   ceph.conf [client.<id>] > [client] > [global]  >  default.
+// not know (`rbd config pool set` and metadata "conf_*" give EINVAL), so
+// this library resolves its own options, with librbd's precedence:
+//   image metadata conf_<opt>  >  pool metadata conf_<opt>  >  default.
 // Pool and image values are stored exactly where librbd stores its own
-// (metadata_* keys of the pool's rbd_info object / the image header).
+// (metadata_* keys of the pool's rbd_info object / the image header), so
+// every client sees the same value.  ceph.conf is not a level: librados
+// drops keys it does not know, and a handle cannot tell which file it
+// read, so a file the library read itself could differ from the one the
+// application's handle was built with.
 
 #ifndef LIBRBD_STANDALONE_API_CONFIG_H
 #define LIBRBD_STANDALONE_API_CONFIG_H
@@ -34,7 +36,7 @@ bool is_option(const std::string& name);
 // Accepts true/false/1/0/yes/no/on/off; -EINVAL otherwise.
 int parse_bool(const std::string& value, bool* out);
 
-enum class Source { DEFAULT, CONFIG_FILE, POOL, IMAGE };
+enum class Source { DEFAULT, POOL, IMAGE };
 const char* to_string(Source source);
 
 struct Value {
@@ -52,13 +54,6 @@ int get_bool(librados::IoCtx& ioctx, const std::string& image_id, const std::str
 int set(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name,
         const std::string& value);
 int remove(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name);
-
-// The config file the client reads: -c/--conf if the caller set one,
-// else $CEPH_CONF, else Ceph's default search list.
-void set_config_file(const std::string& path);
-// The client's name, for its [client.<id>] section (librados cannot tell
-// it); default "client.admin", librados' own default.
-void set_client_name(const std::string& name);
 
 }  // namespace librbd::standalone::api
 

@@ -10,6 +10,7 @@
 #include "cls/rbd/cls_rbd_client.h"
 #include "cls/rbd/cls_rbd_types.h"
 #include "librbd/Utils.h"
+#include "librbd/api/Overlay.h"
 #include "librbd/api/Config.h"
 
 namespace librbd::standalone::image {
@@ -240,7 +241,9 @@ int CloneRequest::validate() {
   m_features = (m_features | features_set) & ~features_clear;
   if (require_object_map && (m_features & FEATURE_OBJECT_MAP) == 0) {
     return fail(-EINVAL, "standalone clones need the object-map feature "
-                         "(rbd_standalone_clone_require_object_map = true)");
+                         "(rbd_standalone_clone_require_object_map = true), and the "
+                         "requested features (or --image-shared) leave it out: set that "
+                         "option to false on the parent or its pool to clone without it");
   }
   if (m_opts.is_set(RBD_IMAGE_OPTION_ORDER, &is_set) == 0 && !is_set) {
     m_opts.set(RBD_IMAGE_OPTION_ORDER, static_cast<uint64_t>(info.order));
@@ -259,24 +262,28 @@ int CloneRequest::validate() {
 int CloneRequest::check_overlay(librados::IoCtx& ioctx, const std::string& image_id,
                                 const std::string& which) {
   cl::OverlayInfo info;
-  int r = cl::overlay_info(ioctx, util::header_oid(image_id), &info);
-  if (r == -EOPNOTSUPP) {
-    return fail(-EOPNOTSUPP,
-                "the OSDs serving pool " + ioctx.get_pool_name() + " (" + which +
-                    " image) do not run the cls_rbd standalone-clone overlay: install "
-                    "this project's libcls_rbd.so in every OSD's 'osd class dir' "
-                    "(with links to the other stock classes) and restart the OSDs");
+  std::string oid = util::header_oid(image_id);
+  int r = cl::overlay_info(ioctx, oid, &info);
+  if (r == -EOPNOTSUPP || (r == 0 && info.version < MIN_OVERLAY_VERSION)) {
+    int osd = -1;
+    std::string server = api::primary_osd(ioctx, oid, &osd) == 0
+                             ? "osd." + std::to_string(osd)
+                             : std::string("the OSD");
+    std::string what = server + " (serving the " + which + " image's header in pool " +
+                       ioctx.get_pool_name() + ")";
+    if (r == -EOPNOTSUPP) {
+      return fail(-EOPNOTSUPP,
+                  what + " does not run the cls_rbd standalone-clone overlay: point every "
+                         "OSD's 'osd class dir' at the overlay's class directory and restart "
+                         "the OSDs one at a time ('rbd overlay status' lists them)");
+    }
+    return fail(-EOPNOTSUPP, what + " runs cls_rbd standalone-clone overlay v" +
+                                 std::to_string(info.version) + "; this client needs v" +
+                                 std::to_string(MIN_OVERLAY_VERSION) +
+                                 " or later: upgrade the overlay and restart the OSDs");
   }
   if (r < 0) {
     return fail(r, "cannot query the cls_rbd overlay on the " + which + " image");
-  }
-  if (info.version < MIN_OVERLAY_VERSION) {
-    return fail(-EOPNOTSUPP,
-                "the OSDs serving pool " + ioctx.get_pool_name() + " (" + which +
-                    " image) run cls_rbd standalone-clone overlay v" +
-                    std::to_string(info.version) + "; this client needs v" +
-                    std::to_string(MIN_OVERLAY_VERSION) +
-                    " or later: upgrade the overlay and restart the OSDs");
   }
   return 0;
 }

@@ -17,7 +17,7 @@ ImageExists, InvalidArgument, ImageBusy, OperationNotSupported, ...).
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
-from rados cimport Ioctx, rados_ioctx_t
+from rados cimport Ioctx, rados_ioctx_t, rados_t
 
 import errno as _errno
 import rbd as _rbd
@@ -84,7 +84,22 @@ cdef extern from "rbd/standalone.h" nogil:
     int rbd_standalone_get_parent(rbd_image_t image, rbd_standalone_parent_info_t* info)
     void rbd_standalone_parent_info_cleanup(rbd_standalone_parent_info_t* info)
     int rbd_standalone_remove(rados_ioctx_t ioctx, const char* name)
+    int rbd_standalone_prune_children(rados_ioctx_t ioctx, const char* name, size_t* pruned)
+    ctypedef struct rbd_standalone_osd_overlay_t:
+        int osd
+        int up
+        int status
+        uint32_t version
+        char* ceph_version
+        char* probe_pool
+    int rbd_standalone_overlay_status(rados_t cluster, rbd_standalone_osd_overlay_t* osds,
+                                      size_t* max)
+    void rbd_standalone_overlay_status_cleanup(rbd_standalone_osd_overlay_t* osds, size_t num)
     const char* rbd_standalone_last_error()
+
+cdef extern from "rados/librados.h" nogil:
+    rados_t rados_ioctx_get_cluster(rados_ioctx_t io)
+
 
 PARENT_TYPES = {RBD_PARENT_TYPE_SNAPSHOT: 'snapshot', RBD_PARENT_TYPE_STANDALONE: 'standalone'}
 # The same words as `rbd children --format json`.
@@ -336,6 +351,93 @@ def remove_standalone(self, ioctx, name):
         _raise(ret, 'error removing image %s' % name)
 
 
+def prune_children_standalone(self, ioctx, name):
+    """Drops the stale registrations of image ``name``'s standalone
+    children (the child is gone, or no longer reads from this parent), as
+    ``rbd children --prune`` does; finished detaches are completed too.
+
+    :param ioctx: the parent's pool
+    :type ioctx: :class:`rados.Ioctx`
+    :param name: the parent image
+    :type name: str
+    :returns: int - how many registrations were dropped
+    :raises: :class:`ImageNotFound`, :class:`PermissionError`
+    """
+    cdef rados_ioctx_t io = _io(ioctx)
+    cdef bytes n = _b(name)
+    cdef const char* n_c = n
+    cdef size_t pruned = 0
+    cdef int ret
+    with nogil:
+        ret = rbd_standalone_prune_children(io, n_c, &pruned)
+    if ret < 0:
+        _raise(ret, 'error pruning the children of %s' % name)
+    return pruned
+
+
+# What `rbd overlay status --format json` says in "overlay".
+_OVERLAY_STATES = {0: 'running', -_errno.EOPNOTSUPP: 'absent', -_errno.ENOENT: 'unknown'}
+
+
+def overlay_status(cluster):
+    """Which OSDs run the cls_rbd standalone-clone overlay, asked of each
+    up OSD through an existing object it is primary for (nothing is
+    written), as ``rbd overlay status`` prints it.
+
+    :param cluster: a connected cluster handle, or an ioctx of it
+    :type cluster: :class:`rados.Rados` or :class:`rados.Ioctx`
+    :returns: list of dicts, one per OSD in id order: ``osd`` (int),
+        ``up`` (bool), ``overlay`` ('running', 'absent': stock cls_rbd
+        only, 'unknown': down or primary of no object, 'error'),
+        ``version`` and ``ceph_version`` (when running), ``errno``
+    :raises: :class:`rbd.Error` subclasses if the osdmap cannot be read
+    """
+    opened = None
+    if not isinstance(cluster, Ioctx):
+        pools = cluster.list_pools()
+        if not pools:
+            raise _rbd.ObjectNotFound('the cluster has no pool to reach it through',
+                                      errno=_errno.ENOENT)
+        opened = cluster.open_ioctx(pools[0])
+    cdef rados_t handle = rados_ioctx_get_cluster(_io(opened if opened is not None else cluster))
+    cdef size_t num = 16
+    cdef rbd_standalone_osd_overlay_t* osds = NULL
+    cdef int ret
+    try:
+        while True:
+            free(osds)
+            osds = <rbd_standalone_osd_overlay_t*>calloc(num, sizeof(rbd_standalone_osd_overlay_t))
+            if osds == NULL:
+                raise MemoryError()
+            with nogil:
+                ret = rbd_standalone_overlay_status(handle, osds, &num)
+            if ret != -_errno.ERANGE:
+                break
+        if ret < 0:
+            _raise(ret, 'error asking the OSDs for the overlay')
+        result = []
+        for i in range(num):
+            o = {'osd': osds[i].osd, 'up': bool(osds[i].up),
+                 'overlay': _OVERLAY_STATES.get(osds[i].status, 'error'),
+                 'errno': -osds[i].status}
+            if osds[i].status == 0:
+                o['version'] = osds[i].version
+                o['ceph_version'] = _s(osds[i].ceph_version)
+            result.append(o)
+        rbd_standalone_overlay_status_cleanup(osds, num)
+        return result
+    finally:
+        free(osds)
+        if opened is not None:
+            opened.close()
+
+
+def overlay_versions_by_osd(cluster):
+    """:func:`overlay_status` as {osd id: overlay version, or None for an
+    OSD that runs none (or could not be asked)}."""
+    return {o['osd']: o.get('version') for o in overlay_status(cluster)}
+
+
 for _f in (clone_standalone, list_children_standalone, parent_info_standalone,
-           remove_standalone):
+           remove_standalone, prune_children_standalone):
     setattr(_rbd.RBD, _f.__name__, _f)

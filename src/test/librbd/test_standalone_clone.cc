@@ -1503,53 +1503,29 @@ TEST_F(StandaloneClone, ConfigResolutionOrder) {
     EXPECT_EQ(config::Source::DEFAULT, v.source);
   }
 
-  char path[] = "/tmp/sa-clone-conf-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
   Defer cleanup{[&] {
-    config::set_config_file("");
     config::remove(ioctx, "", ENABLED);
     config::remove(ioctx, p.id, ENABLED);
-    unlink(path);
   }};
-  {
-    std::ofstream f(path);
-    f << "[global]\n"
-      << "  rbd standalone clone enabled = true   ; comment\n"
-      << "rbd_standalone_clone_require_object_map = off\n"
-      << "[client]\n"
-      << "rbd-standalone-clone-enabled = false # a client-wide setting\n"
-      << "[osd]\n"
-      << "rbd_standalone_clone_require_object_map = on\n";
-  }
-  config::set_config_file(path);
+  bool b = true;
+
+  // Pool metadata beats the default, and governs clones.
+  ASSERT_EQ(0, config::set(ioctx, "", ENABLED, "false"));
   ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));
   EXPECT_EQ("false", v.value);
-  EXPECT_EQ(config::Source::CONFIG_FILE, v.source);
-  ASSERT_EQ(0, config::get(ioctx, p.id, REQUIRE_OM, &v));
-  EXPECT_EQ("off", v.value);  // [global]; [osd] is not the client's section
-  EXPECT_EQ(config::Source::CONFIG_FILE, v.source);
-  bool b = true;
-  ASSERT_EQ(0, config::get_bool(ioctx, p.id, REQUIRE_OM, &b));
-  EXPECT_FALSE(b);
-  // The config file's value governs clones.
+  EXPECT_EQ(config::Source::POOL, v.source);
   std::string child = unique("child");
   librbd::ImageOptions opts;
   expect_error(-EOPNOTSUPP, sa::clone(ioctx, p.name.c_str(), ioctx, child.c_str(), opts),
                {ENABLED});
-
-  // Pool metadata beats the file.
-  ASSERT_EQ(0, config::set(ioctx, "", ENABLED, "true"));
-  ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));
-  EXPECT_EQ("true", v.value);
-  EXPECT_EQ(config::Source::POOL, v.source);
-  ASSERT_EQ(0, config::get(ioctx, "", ENABLED, &v));  // pool only
-  EXPECT_EQ(config::Source::POOL, v.source);
   // Pool settings are per pool.
   ASSERT_EQ(0, config::get(ioctx2, "", ENABLED, &v));
-  EXPECT_EQ(config::Source::CONFIG_FILE, v.source);
-  EXPECT_EQ("false", v.value);
+  EXPECT_EQ(config::Source::DEFAULT, v.source);
+  EXPECT_EQ("true", v.value);
+
+  ASSERT_EQ(0, config::set(ioctx, "", ENABLED, "true"));
+  ASSERT_EQ(0, config::get(ioctx, "", ENABLED, &v));  // pool only
+  EXPECT_EQ(config::Source::POOL, v.source);
 
   // Image metadata beats the pool.
   ASSERT_EQ(0, config::set(ioctx, p.id, ENABLED, "off"));
@@ -1566,9 +1542,6 @@ TEST_F(StandaloneClone, ConfigResolutionOrder) {
   ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));
   EXPECT_EQ(config::Source::POOL, v.source);
   ASSERT_EQ(0, config::remove(ioctx, "", ENABLED));
-  ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));
-  EXPECT_EQ(config::Source::CONFIG_FILE, v.source);
-  config::set_config_file("");
   ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));
   EXPECT_EQ(config::Source::DEFAULT, v.source);
   EXPECT_EQ("true", v.value);
@@ -1836,32 +1809,3 @@ TEST_F(StandaloneClone, OverlayVersion) {
   expect_error(-ENOENT, sa::overlay_version(ioctx, "no-such-image", &v), {"no-such-image"});
 }
 
-// Disabled: api/Config.cc reads the client's name with
-// rados.conf_get("name"), which librados answers with -ENOENT ("name" is
-// not a config option), so a [client.<id>] section is never consulted
-// (see the report).  Enable once the library knows the client's name.
-TEST_F(StandaloneClone, ConfigFileClientNameSectionWins) {
-  Parent p = make_parent(ioctx, 4 * MiB, DEFAULT_FEATURES, 22, {0}, 4 * KiB);
-  char path[] = "/tmp/sa-clone-conf-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
-  Defer cleanup{[&] {
-    config::set_config_file("");
-    unlink(path);
-  }};
-  {
-    std::ofstream f(path);
-    f << "[client]\nrbd_standalone_clone_enabled = false\n"
-      << "[client.admin]\nrbd_standalone_clone_enabled = true\n";
-  }
-  config::set_config_file(path);
-  config::Value v;
-  ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));  // default name client.admin
-  EXPECT_EQ("true", v.value);
-  EXPECT_EQ(config::Source::CONFIG_FILE, v.source);
-  config::set_client_name("client.other");
-  ASSERT_EQ(0, config::get(ioctx, p.id, ENABLED, &v));  // falls back to [client]
-  config::set_client_name("client.admin");
-  EXPECT_EQ("false", v.value);
-}

@@ -1,12 +1,15 @@
 // -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
 //
-// The project's `rbd`: the commands standalone clones add or extend, and
-// every other command handed, unchanged, to the stock /usr/bin/rbd.
+// The project's `rbd`: the commands standalone clones add or extend, each
+// declared once (command words, options, positional arguments) so that
+// parsing, errors, `rbd help`, `rbd help <command>` and bash completion all
+// come from that declaration, and every other command handed, unchanged, to
+// the stock /usr/bin/rbd.
 
 #ifndef RBD_STANDALONE_SHELL_H
 #define RBD_STANDALONE_SHELL_H
 
-#include <rados/librados.hpp>
+#include <boost/program_options.hpp>
 
 #include <functional>
 #include <map>
@@ -16,60 +19,57 @@
 
 namespace rbd_standalone {
 
-// Always by absolute path, so a PATH that puts this tool first cannot make
-// it call itself.
-constexpr const char* STOCK_RBD = "/usr/bin/rbd";
+class Cluster;
 
-// Parsed command line: positional words and --options.
+// A command line after parsing and validation against the action's table.
 struct Args {
-  std::vector<std::string> argv;        // as given (for pass-through)
+  std::vector<std::string> argv;        // as given (for running stock rbd)
   std::vector<std::string> positional;  // command words, then arguments
   std::map<std::string, std::vector<std::string>> options;  // "--name" -> values
-  std::set<std::string> flags;          // valueless options
+  std::set<std::string> flags;          // switches given ("--all")
+  std::string default_pool;             // rbd_default_pool of the client
 
   bool has(const std::string& opt) const { return options.count(opt) || flags.count(opt); }
   std::string get(const std::string& opt, const std::string& fallback = "") const;
 };
 
-// Options that take a value (all others are flags).
-bool option_takes_value(const std::string& opt);
-Args parse_args(int argc, char** argv);
+// Returns the process exit status.
+using Execute = std::function<int(const Args&, Cluster&)>;
 
-// "pool/[namespace/]image[@snap]", with --pool/--namespace/--image/--snap
-// as fallbacks, as the stock CLI resolves specs.
-struct ImageSpec {
-  std::string pool;
-  std::string ns;
-  std::string image;
-  std::string snap;
-  bool has_snap = false;
-  std::string str() const;  // pool/[ns/]image[@snap]
-};
-int parse_image_spec(const Args& args, size_t index, const std::string& prefix,
-                     ImageSpec* spec, std::string* error);
-
-// A connected cluster handle per the global options (-c, --id, ...).
-class Cluster {
+class Shell {
 public:
-  int connect(const Args& args);
-  int ioctx(const std::string& pool, const std::string& ns, librados::IoCtx* io);
-  librados::Rados& rados() { return m_rados; }
+  using Options = boost::program_options::options_description;
+  using GetArguments = std::function<void(Options* positional, Options* options)>;
+  // Whether the action serves this form of its command; others go to
+  // stock rbd (e.g. `ls` without --long).
+  using Serves = std::function<bool(const Args&)>;
+
+  // Registers itself; actions are static objects of the action/ files.
+  struct Action {
+    Action(std::vector<std::string> command, std::vector<std::string> alias,
+           std::string description, std::string help, GetArguments get_arguments,
+           Execute execute, Serves serves = nullptr);
+
+    std::vector<std::string> command;
+    std::vector<std::string> alias;
+    std::string description;  // one line in `rbd help`
+    std::string help;         // printed after the options in `rbd help <command>`
+    GetArguments get_arguments;
+    Execute execute;
+    Serves serves;
+  };
+
+  int execute(int argc, char** argv);
 
 private:
-  librados::Rados m_rados;
+  std::string m_app_name = "rbd";
+
+  int print_help(const std::vector<std::string>& words);
+  int print_completion(const std::vector<std::string>& words);
+  // `words`: the command or alias asked for, as stock prints it.
+  void print_action_help(const Action& action, const std::vector<std::string>& words);
+  int run(const Action& action, const std::vector<std::string>& arguments, size_t command_words);
 };
-
-// Runs the stock rbd with `argv` in place of this process.
-[[noreturn]] void exec_stock(const std::vector<std::string>& argv);
-// Runs the stock rbd and captures its stdout (or leaves it alone, with
-// out == nullptr); returns its exit status.
-int run_stock(const std::vector<std::string>& argv, std::string* out);
-
-// "rbd: <message>: (<errno>) <strerror>" on stderr; returns the exit
-// status stock rbd uses: the errno, or 1 without one.
-int error(const std::string& message, int r = 0);
-
-using Action = std::function<int(const Args&, Cluster&)>;
 
 }  // namespace rbd_standalone
 

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -74,6 +76,20 @@ std::string format_bytes(uint64_t bytes) {
     std::snprintf(buf, sizeof(buf), "%.3g %s", static_cast<double>(bytes) / unit, units[u]);
   }
   return buf;
+}
+
+int error(const std::string& message, int r) {
+  std::cerr << "rbd: " << message;
+  if (r < 0) {
+    std::cerr << ": (" << -r << ") " << strerror(-r);
+  }
+  std::cerr << std::endl;
+  return r < 0 ? -r : 1;
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "rbd: " << message << std::endl;
+  return EINVAL;
 }
 
 std::string json_escape(const std::string& s) {

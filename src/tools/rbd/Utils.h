@@ -20,6 +20,13 @@ int parse_bytes(const std::string& text, uint64_t* bytes);
 // Sizes as stock rbd prints them: "16 MiB", "1.5 GiB".
 std::string format_bytes(uint64_t bytes);
 
+// "rbd: <message>: (<errno>) <strerror>" on stderr; returns the exit
+// status stock rbd uses: the errno, or 1 without one.
+int error(const std::string& message, int r = 0);
+// A missing or malformed argument: "rbd: <message>", exit status EINVAL
+// (22), as stock rbd does.
+int usage_error(const std::string& message);
+
 std::string json_escape(const std::string& s);
 std::string xml_escape(const std::string& s);
 

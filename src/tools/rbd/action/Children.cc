@@ -1,15 +1,17 @@
 // -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
 //
-// rbd children [--all] [--descendants] [--prune] [--format F] IMAGE
+// rbd children [--all] [--descendants] [--prune] [--format F [--pretty-format]] IMAGE
 // Children of an image: its standalone (HEAD) children and its snapshots'
 // children, each with its parent type.  Stale registrations (the child is
 // gone or no longer reads from this parent) are always shown, marked;
 // --prune drops them.  IMAGE@SNAP is the stock command.
 
+#include <cerrno>
 #include <iostream>
 
 #include "rbd/standalone.hpp"
-#include "tools/rbd/Utils.h"
+#include "tools/rbd/ArgumentTypes.h"
+#include "tools/rbd/Formatter.h"
 #include "tools/rbd/action/Actions.h"
 
 namespace rbd_standalone::action {
@@ -56,56 +58,38 @@ void print_plain(const std::vector<ChildInfo>& children) {
   }
 }
 
-void print_json(const std::vector<ChildInfo>& children) {
-  std::cout << "[";
-  for (size_t i = 0; i < children.size(); ++i) {
-    const auto& c = children[i];
-    std::cout << (i ? "," : "") << "{\"pool\":\"" << json_escape(c.pool_name)
-              << "\",\"pool_namespace\":\"" << json_escape(c.pool_namespace)
-              << "\",\"image\":\"" << json_escape(c.image_name) << "\",\"id\":\""
-              << json_escape(c.image_id) << "\",\"parent_type\":\""
-              << (c.parent_type == RBD_PARENT_TYPE_STANDALONE ? "standalone" : "snapshot")
-              << "\"";
-    if (c.parent_type == RBD_PARENT_TYPE_SNAPSHOT) {
-      std::cout << ",\"parent_snapshot\":\"" << json_escape(c.parent_snap_name) << "\"";
-    }
-    std::cout << ",\"parent_image\":\"" << json_escape(c.parent_image_name)
-              << "\",\"depth\":" << c.depth << ",\"state\":\"" << state_name(c.state)
-              << "\",\"trash\":" << (c.state == RBD_CHILD_STATE_TRASH ? "true" : "false") << "}";
-  }
-  std::cout << "]\n";
-}
-
-void print_xml(const std::vector<ChildInfo>& children) {
-  std::cout << "<children>";
+void print_formatted(const std::vector<ChildInfo>& children, Formatter* f) {
+  f->open_array("children");
   for (const auto& c : children) {
-    std::cout << "<child><pool>" << xml_escape(c.pool_name) << "</pool><pool_namespace>"
-              << xml_escape(c.pool_namespace) << "</pool_namespace><image>"
-              << xml_escape(c.image_name) << "</image><id>" << xml_escape(c.image_id)
-              << "</id><parent_type>"
-              << (c.parent_type == RBD_PARENT_TYPE_STANDALONE ? "standalone" : "snapshot")
-              << "</parent_type><parent_snapshot>" << xml_escape(c.parent_snap_name)
-              << "</parent_snapshot><depth>" << c.depth << "</depth><state>"
-              << state_name(c.state) << "</state></child>";
+    f->open_object("child");
+    f->dump_string("pool", c.pool_name);
+    f->dump_string("pool_namespace", c.pool_namespace);
+    f->dump_string("image", c.image_name);
+    f->dump_string("id", c.image_id);
+    f->dump_string("parent_type",
+                   c.parent_type == RBD_PARENT_TYPE_STANDALONE ? "standalone" : "snapshot");
+    if (c.parent_type == RBD_PARENT_TYPE_SNAPSHOT) {
+      f->dump_string("parent_snapshot", c.parent_snap_name);
+    }
+    f->dump_string("parent_image", c.parent_image_name);
+    f->dump_unsigned("depth", c.depth);
+    f->dump_string("state", state_name(c.state));
+    f->dump_bool("trash", c.state == RBD_CHILD_STATE_TRASH);
+    f->close();
   }
-  std::cout << "</children>\n";
+  f->close();
 }
 
-}  // namespace
-
-int children(const Args& args, Cluster& cluster) {
+int execute(const Args& args, Cluster& cluster) {
   ImageSpec spec;
   std::string why;
   if (parse_image_spec(args, 1, "", &spec, &why) < 0) {
-    return error(why);
-  }
-  if (spec.has_snap && !args.has("--prune")) {
-    exec_stock(args.argv);  // one snapshot's children: stock answers
+    return usage_error(why);
   }
   librados::IoCtx io;
   int r = cluster.ioctx(spec.pool, spec.ns, &io);
   if (r < 0) {
-    return error("error opening pool " + spec.pool, r);
+    return error("error opening pool '" + spec.pool + "'", r);
   }
   if (args.has("--prune")) {
     size_t pruned = 0;
@@ -126,21 +110,43 @@ int children(const Args& args, Cluster& cluster) {
   }
   std::vector<ChildInfo> shown;
   for (const auto& c : list) {
-    if (c.state != RBD_CHILD_STATE_TRASH || args.has("--all") || args.has("-a")) {
+    if (c.state != RBD_CHILD_STATE_TRASH || args.has("--all")) {
       shown.push_back(c);
     }
   }
-  std::string format = args.get("--format", "plain");
-  if (format == "json") {
-    print_json(shown);
-  } else if (format == "xml") {
-    print_xml(shown);
-  } else if (format == "plain") {
-    print_plain(shown);
+  auto f = Formatter::create(args.get("--format", "plain"), args.has("--pretty-format"));
+  if (f) {
+    print_formatted(shown, f.get());
+    f->flush(std::cout);
   } else {
-    return error("invalid argument: --format " + format + " (plain, json or xml)");
+    print_plain(shown);
   }
   return 0;
 }
+
+void get_arguments(po::options_description* positional, po::options_description* options) {
+  at::add_image_or_snap_spec_positional(positional, at::Modifier::NONE);
+  at::add_image_spec_options(options, at::Modifier::NONE, true);
+  at::add_snap_id_option(options);
+  options->add_options()("all,a", po::bool_switch(), "list all children (include trash)")(
+      "descendants", po::bool_switch(), "include all descendants")(
+      "prune", po::bool_switch(),
+      "drop stale standalone registrations (child gone or no longer linked)");
+  at::add_format_options(options);
+}
+
+// A snapshot's children (without --prune) are stock's answer.
+bool serves(const Args& args) {
+  if (args.has("--snap") || args.has("--snap-id")) {
+    return args.has("--prune");
+  }
+  size_t at = args.positional.size() > 1 ? args.positional[1].find('@') : std::string::npos;
+  return at == std::string::npos || args.has("--prune");
+}
+
+Shell::Action action({"children"}, {}, "Display children of an image or its snapshot.", "",
+                     get_arguments, execute, serves);
+
+}  // namespace
 
 }  // namespace rbd_standalone::action

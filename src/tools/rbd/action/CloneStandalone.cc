@@ -1,15 +1,15 @@
 // -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
 //
-// rbd clone-standalone [--image-feature F]... [--order N | --object-size S]
-//                      [--stripe-unit S --stripe-count N] [--data-pool P]
-//                      PARENT CHILD
-// PARENT is an image spec without @snap; CHILD defaults to PARENT's pool.
+// rbd clone-standalone [image options] <source-image-spec> <dest-image-spec>
+// The source is an image (its HEAD, no @snap); as with stock `rbd clone`,
+// a child named without a pool goes to rbd_default_pool.
 
 #include <rbd/librbd.hpp>
 
 #include <cerrno>
 
 #include "rbd/standalone.hpp"
+#include "tools/rbd/ArgumentTypes.h"
 #include "tools/rbd/Utils.h"
 #include "tools/rbd/action/Actions.h"
 
@@ -59,21 +59,21 @@ int image_options(const Args& args, librbd::ImageOptions* opts) {
   if (args.has("--data-pool")) {
     opts->set(RBD_IMAGE_OPTION_DATA_POOL, args.get("--data-pool"));
   }
+  if (args.has("--image-shared")) {
+    // As stock: a shared image has no feature that assumes one writer.
+    opts->set(RBD_IMAGE_OPTION_FEATURES_CLEAR,
+              static_cast<uint64_t>(RBD_FEATURE_EXCLUSIVE_LOCK | RBD_FEATURE_OBJECT_MAP |
+                                    RBD_FEATURE_FAST_DIFF | RBD_FEATURE_JOURNALING));
+  }
   return 0;
 }
 
-}  // namespace
-
-int clone_standalone(const Args& args, Cluster& cluster) {
-  if (args.positional.size() != 3) {
-    return error("usage: rbd clone-standalone [options] PARENT CHILD "
-                 "(PARENT is an image, not a snapshot)");
-  }
+int execute(const Args& args, Cluster& cluster) {
   ImageSpec parent, child;
   std::string why;
   if (parse_image_spec(args, 1, "", &parent, &why) < 0 ||
       parse_image_spec(args, 2, "dest", &child, &why) < 0) {
-    return error(why);
+    return usage_error(why);
   }
   if (parent.has_snap) {
     return error("standalone clones are made from an image's HEAD, not a snapshot: '" +
@@ -84,10 +84,6 @@ int clone_standalone(const Args& args, Cluster& cluster) {
   if (child.has_snap) {
     return error("the child cannot be a snapshot: " + child.str(), -EINVAL);
   }
-  if (args.positional[2].find('/') == std::string::npos && !args.has("--dest-pool")) {
-    child.pool = parent.pool;
-    child.ns = parent.ns;
-  }
   librbd::ImageOptions opts;
   if (int status = image_options(args, &opts); status != 0) {
     return status;
@@ -95,11 +91,11 @@ int clone_standalone(const Args& args, Cluster& cluster) {
   librados::IoCtx p_io, c_io;
   int r = cluster.ioctx(parent.pool, parent.ns, &p_io);
   if (r < 0) {
-    return error("error opening pool " + parent.pool, r);
+    return error("error opening pool '" + parent.pool + "'", r);
   }
   r = cluster.ioctx(child.pool, child.ns, &c_io);
   if (r < 0) {
-    return error("error opening pool " + child.pool, r);
+    return error("error opening pool '" + child.pool + "'", r);
   }
   r = librbd::standalone::clone(p_io, parent.image.c_str(), c_io, child.image.c_str(), opts);
   if (r < 0) {
@@ -107,5 +103,19 @@ int clone_standalone(const Args& args, Cluster& cluster) {
   }
   return 0;
 }
+
+void get_arguments(po::options_description* positional, po::options_description* options) {
+  at::add_image_spec_positional(positional, at::Modifier::SOURCE);
+  at::add_image_spec_positional(positional, at::Modifier::DEST);
+  at::add_image_spec_options(options, at::Modifier::SOURCE);
+  at::add_image_spec_options(options, at::Modifier::DEST);
+  at::add_create_image_options(options, false);
+}
+
+Shell::Action action({"clone-standalone"}, {},
+                     "Clone an image's HEAD into a CoW child image (no snapshot).",
+                     at::IMAGE_FEATURES_HELP, get_arguments, execute);
+
+}  // namespace
 
 }  // namespace rbd_standalone::action

@@ -19,6 +19,7 @@
 #include "librbd/Utils.h"
 #include "librbd/api/Config.h"
 #include "rbd/standalone.hpp"
+#include "tools/rbd/ArgumentTypes.h"
 #include "tools/rbd/Utils.h"
 #include "tools/rbd/action/Actions.h"
 
@@ -38,11 +39,11 @@ int target(const Args& args, Cluster& cluster, librados::IoCtx* io, std::string*
     ImageSpec spec;
     std::string why;
     if (parse_image_spec(args, 3, "", &spec, &why) < 0) {
-      return error(why);
+      return usage_error(why);
     }
     int r = cluster.ioctx(spec.pool, spec.ns, io);
     if (r < 0) {
-      return error("error opening pool " + spec.pool, r);
+      return error("error opening pool '" + spec.pool + "'", r);
     }
     r = librbd::standalone::util::image_id_by_name(*io, spec.image, image_id);
     return r < 0 ? error("error opening image " + spec.image, r) : 0;
@@ -54,7 +55,7 @@ int target(const Args& args, Cluster& cluster, librados::IoCtx* io, std::string*
     pool = pool.substr(0, slash);
   }
   int r = cluster.ioctx(pool, ns, io);
-  return r < 0 ? error("error opening pool " + pool, r) : 0;
+  return r < 0 ? error("error opening pool '" + pool + "'", r) : 0;
 }
 
 // Opens the image of `config image ...` read-only if it is a parent with
@@ -240,9 +241,7 @@ int list(const Args& args, Cluster& cluster) {
   return 0;
 }
 
-}  // namespace
-
-int config(const Args& args, Cluster& cluster) {
+int execute(const Args& args, Cluster& cluster) {
   // positional: config, pool|image, set|get|rm|remove|list, target, [key, [value]]
   const std::string& cmd = args.positional[2];
   if (cmd == "list" || cmd == "ls") {
@@ -289,5 +288,53 @@ int config(const Args& args, Cluster& cluster) {
   }
   return 0;
 }
+
+// Stock's arguments of `config pool|image <command>`.
+Shell::GetArguments arguments_of(bool image, size_t words, bool list) {
+  return [=](po::options_description* positional, po::options_description* options) {
+    if (image) {
+      at::add_image_spec_positional(positional, at::Modifier::NONE);
+      at::add_image_spec_options(options, at::Modifier::NONE);
+    } else {
+      positional->add_options()("pool-name", "pool name");
+    }
+    if (words > 1) {
+      positional->add_options()("key", "config key");
+    }
+    if (words > 2) {
+      positional->add_options()("value", "config value");
+    }
+    if (list) {
+      at::add_format_options(options);
+    }
+  };
+}
+
+// One of `config pool|image get|set|remove|list` (a prvalue: it registers
+// itself where it is stored).
+Shell::Action config_action(const std::string& level, const std::string& verb,
+                            const std::string& alias, const std::string& description,
+                            size_t words) {
+  return Shell::Action({"config", level, verb},
+                       alias.empty() ? std::vector<std::string>{}
+                                     : std::vector<std::string>{"config", level, alias},
+                       description, "", arguments_of(level == "image", words, verb == "list"),
+                       execute);
+}
+
+// The standalone-clone keys are served here, every other key by stock rbd
+// (except where a standalone parent needs a read-only open).
+Shell::Action actions[] = {
+    config_action("pool", "get", "", "Get a pool-level configuration override.", 2),
+    config_action("pool", "set", "", "Set a pool-level configuration override.", 3),
+    config_action("pool", "remove", "rm", "Remove a pool-level configuration override.", 2),
+    config_action("pool", "list", "ls", "List pool-level configuration overrides.", 1),
+    config_action("image", "get", "", "Get an image-level configuration override.", 2),
+    config_action("image", "set", "", "Set an image-level configuration override.", 3),
+    config_action("image", "remove", "rm", "Remove an image-level configuration override.", 2),
+    config_action("image", "list", "ls", "List image-level configuration overrides.", 1),
+};
+
+}  // namespace
 
 }  // namespace rbd_standalone::action

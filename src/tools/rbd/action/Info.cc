@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "rbd/standalone.hpp"
+#include "tools/rbd/ArgumentTypes.h"
 #include "tools/rbd/action/Actions.h"
 
 namespace rbd_standalone::action {
@@ -98,14 +99,22 @@ std::string add_json(std::string out, const std::string& type) {
   return out;
 }
 
+// Adds <type> as the last element of <parent>, indented one deeper than
+// </parent> when --pretty-format put that on a line of its own.
 std::string add_xml(std::string out, const std::string& type) {
   size_t at = out.find("</parent>");
-  return at == std::string::npos ? out : out.insert(at, "<type>" + type + "</type>");
+  if (at == std::string::npos) {
+    return out;
+  }
+  size_t bol = out.rfind('\n', at);
+  if (bol != std::string::npos && out.find_first_not_of(' ', bol + 1) == at) {
+    std::string indent(at - bol, ' ');
+    return out.insert(bol + 1, indent + "<type>" + type + "</type>\n");
+  }
+  return out.insert(at, "<type>" + type + "</type>");
 }
 
-}  // namespace
-
-int info(const Args& args, Cluster& cluster) {
+int execute(const Args& args, Cluster& cluster) {
   std::string out;
   int status = run_stock(args.argv, &out);
   if (status != 0) {
@@ -127,5 +136,17 @@ int info(const Args& args, Cluster& cluster) {
   std::cout << out;
   return 0;
 }
+
+void get_arguments(po::options_description* positional, po::options_description* options) {
+  at::add_image_or_snap_spec_positional(positional, at::Modifier::NONE);
+  at::add_image_spec_options(options, at::Modifier::NONE, true);
+  at::add_image_id_option(options);
+  at::add_format_options(options);
+}
+
+Shell::Action action({"info"}, {}, "Show information about image size, striping, etc.", "",
+                     get_arguments, execute);
+
+}  // namespace
 
 }  // namespace rbd_standalone::action

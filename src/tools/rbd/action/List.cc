@@ -10,7 +10,8 @@
 #include <list>
 
 #include "rbd/standalone.hpp"
-#include "tools/rbd/Utils.h"
+#include "tools/rbd/ArgumentTypes.h"
+#include "tools/rbd/Formatter.h"
 #include "tools/rbd/action/Actions.h"
 
 namespace rbd_standalone::action {
@@ -42,10 +43,36 @@ void fill_parent(librbd::Image& image, Row* row) {
   row->has_parent = librbd::standalone::get_parent(image, &row->parent) == 0;
 }
 
-}  // namespace
+void dump_row(const Row& r, Formatter* f) {
+  f->open_object(r.snap.empty() ? "image" : "snapshot");
+  f->dump_string("image", r.name);
+  f->dump_string("id", r.id);
+  if (!r.snap.empty()) {
+    f->dump_string("snapshot", r.snap);
+    f->dump_unsigned("snapshot_id", r.snap_id);
+  }
+  f->dump_unsigned("size", r.size);
+  if (r.has_parent) {
+    f->open_object("parent");
+    f->dump_string("pool", r.parent.pool_name);
+    f->dump_string("pool_namespace", r.parent.pool_namespace);
+    f->dump_string("image", r.parent.image_name);
+    f->dump_string("snapshot", r.parent.snap_name);
+    f->dump_string("type", parent_type(r));
+    f->close();
+  }
+  f->dump_unsigned("format", r.format);
+  if (!r.snap.empty()) {
+    f->dump_string("protected", r.protect == "yes" ? "true" : "false");
+  }
+  if (!r.lock.empty()) {
+    f->dump_string("lock_type", r.lock == "excl" ? "exclusive" : "shared");
+  }
+  f->close();
+}
 
-int list_long(const Args& args, Cluster& cluster) {
-  std::string pool = args.get("--pool", args.get("-p", "rbd"));
+int execute(const Args& args, Cluster& cluster) {
+  std::string pool = args.get("--pool", args.default_pool);
   std::string ns = args.get("--namespace");
   if (args.positional.size() > 1) {
     const std::string& p = args.positional[1];
@@ -58,7 +85,8 @@ int list_long(const Args& args, Cluster& cluster) {
   librados::IoCtx io;
   int r = cluster.ioctx(pool, ns, &io);
   if (r < 0) {
-    return error("error opening pool " + pool, r);
+    error("error opening pool '" + pool + "'", r);
+    return error("listing images failed", r);  // stock says both
   }
   librbd::RBD rbd;
   std::vector<librbd::image_spec_t> images;
@@ -124,60 +152,29 @@ int list_long(const Args& args, Cluster& cluster) {
     }
     return 0;
   }
-  bool json = format == "json";
-  if (!json && format != "xml") {
-    return error("invalid argument: --format " + format + " (plain, json or xml)");
+  auto f = Formatter::create(format, args.has("--pretty-format"));
+  f->open_array("images");
+  for (const Row& r : rows) {
+    dump_row(r, f.get());
   }
-  std::cout << (json ? "[" : "<images>");
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const Row& r = rows[i];
-    auto field = [&](const std::string& k, const std::string& v, bool quote = true) {
-      if (json) {
-        std::cout << ",\"" << k << "\":" << (quote ? "\"" + json_escape(v) + "\"" : v);
-      } else {
-        std::cout << "<" << k << ">" << xml_escape(v) << "</" << k << ">";
-      }
-    };
-    std::cout << (json ? (i ? ",{" : "{") : (r.snap.empty() ? "<image>" : "<snapshot>"));
-    if (json) {
-      std::cout << "\"image\":\"" << json_escape(r.name) << "\"";
-    } else {
-      std::cout << "<image>" << xml_escape(r.name) << "</image>";
-    }
-    field("id", r.id);
-    if (!r.snap.empty()) {
-      field("snapshot", r.snap);
-      field("snapshot_id", std::to_string(r.snap_id), false);
-    }
-    field("size", std::to_string(r.size), false);
-    if (r.has_parent) {
-      std::cout << (json ? ",\"parent\":{" : "<parent>");
-      std::string inner;
-      if (json) {
-        std::cout << "\"pool\":\"" << json_escape(r.parent.pool_name)
-                  << "\",\"pool_namespace\":\"" << json_escape(r.parent.pool_namespace)
-                  << "\",\"image\":\"" << json_escape(r.parent.image_name)
-                  << "\",\"snapshot\":\"" << json_escape(r.parent.snap_name)
-                  << "\",\"type\":\"" << parent_type(r) << "\"}";
-      } else {
-        std::cout << "<pool>" << xml_escape(r.parent.pool_name) << "</pool><pool_namespace>"
-                  << xml_escape(r.parent.pool_namespace) << "</pool_namespace><image>"
-                  << xml_escape(r.parent.image_name) << "</image><snapshot>"
-                  << xml_escape(r.parent.snap_name) << "</snapshot><type>" << parent_type(r)
-                  << "</type></parent>";
-      }
-    }
-    field("format", std::to_string(r.format), false);
-    if (!r.snap.empty()) {
-      field("protected", r.protect == "yes" ? "true" : "false");
-    }
-    if (!r.lock.empty()) {
-      field("lock_type", r.lock == "excl" ? "exclusive" : "shared");
-    }
-    std::cout << (json ? "}" : (r.snap.empty() ? "</image>" : "</snapshot>"));
-  }
-  std::cout << (json ? "]" : "</images>") << "\n";
+  f->close();
+  f->flush(std::cout);
   return 0;
 }
+
+void get_arguments(po::options_description* positional, po::options_description* options) {
+  at::add_pool_spec_positional(positional);
+  options->add_options()("long,l", po::bool_switch(), "long listing format");
+  at::add_pool_option(options, at::Modifier::NONE);
+  at::add_namespace_option(options, at::Modifier::NONE);
+  at::add_format_options(options);
+}
+
+// The short listing is stock's.
+bool serves(const Args& args) { return args.has("--long"); }
+
+Shell::Action action({"list"}, {"ls"}, "List rbd images.", "", get_arguments, execute, serves);
+
+}  // namespace
 
 }  // namespace rbd_standalone::action

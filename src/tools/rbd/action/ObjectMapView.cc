@@ -1,15 +1,17 @@
 // -*- mode:C++; tab-width:8; c-basic-offset:2; indent-tabs-mode:nil -*-
 //
-// rbd object-map view [--format F] IMAGE: each object's state in the
+// rbd object-map view [--format F [--pretty-format]] IMAGE: each object's state in the
 // seed's terms (exists, exists_parent, copied_up, nonexistent), derived
 // from the stock 2-bit object maps of the image and its parent chain.
-// Plain output gives runs of objects; json/xml every object and counts.
+// Plain output gives runs of objects; json/xml the counts and every object.
 
 #include <cerrno>
 #include <iostream>
 #include <map>
 
 #include "rbd/standalone.hpp"
+#include "tools/rbd/ArgumentTypes.h"
+#include "tools/rbd/Formatter.h"
 #include "tools/rbd/action/Actions.h"
 
 namespace rbd_standalone::action {
@@ -25,13 +27,11 @@ const char* state_name(uint8_t s) {
   }
 }
 
-}  // namespace
-
-int object_map_view(const Args& args, Cluster& cluster) {
+int execute(const Args& args, Cluster& cluster) {
   ImageSpec spec;
   std::string why;
   if (parse_image_spec(args, 2, "", &spec, &why) < 0) {
-    return error(why);
+    return usage_error(why);
   }
   if (spec.has_snap) {
     // The states are read from the image's HEAD; showing them for a
@@ -42,7 +42,7 @@ int object_map_view(const Args& args, Cluster& cluster) {
   librados::IoCtx io;
   int r = cluster.ioctx(spec.pool, spec.ns, &io);
   if (r < 0) {
-    return error("error opening pool " + spec.pool, r);
+    return error("error opening pool '" + spec.pool + "'", r);
   }
   std::vector<uint8_t> states;
   r = librbd::standalone::object_states(io, spec.image, &states);
@@ -53,28 +53,22 @@ int object_map_view(const Args& args, Cluster& cluster) {
   for (uint8_t s : states) {
     ++counts[state_name(s)];
   }
-  std::string format = args.get("--format", "plain");
-  if (format == "json") {
-    std::cout << "{\"objects\":" << states.size() << ",\"counts\":{";
-    bool first = true;
+  auto f = Formatter::create(args.get("--format", "plain"), args.has("--pretty-format"));
+  if (f) {
+    f->open_object("object_map");
+    f->dump_unsigned("objects", states.size());
+    f->open_object("counts");
     for (const auto& [name, n] : counts) {
-      std::cout << (first ? "" : ",") << "\"" << name << "\":" << n;
-      first = false;
+      f->dump_unsigned(name, n);
     }
-    std::cout << "},\"states\":[";
-    for (size_t i = 0; i < states.size(); ++i) {
-      std::cout << (i ? "," : "") << "\"" << state_name(states[i]) << "\"";
+    f->close();
+    f->open_array("states");
+    for (uint8_t s : states) {
+      f->dump_string("state", state_name(s));
     }
-    std::cout << "]}\n";
-    return 0;
-  }
-  if (format == "xml") {
-    std::cout << "<object_map><objects>" << states.size() << "</objects>";
-    for (size_t i = 0; i < states.size(); ++i) {
-      std::cout << "<object><no>" << i << "</no><state>" << state_name(states[i])
-                << "</state></object>";
-    }
-    std::cout << "</object_map>\n";
+    f->close();
+    f->close();
+    f->flush(std::cout);
     return 0;
   }
   for (size_t i = 0; i < states.size();) {
@@ -91,5 +85,17 @@ int object_map_view(const Args& args, Cluster& cluster) {
   std::cout << "\n";
   return 0;
 }
+
+void get_arguments(po::options_description* positional, po::options_description* options) {
+  at::add_image_spec_positional(positional, at::Modifier::NONE);
+  at::add_image_spec_options(options, at::Modifier::NONE);
+  at::add_format_options(options);
+}
+
+Shell::Action action({"object-map", "view"}, {},
+                     "Show each object's state: exists, exists_parent, copied_up.", "",
+                     get_arguments, execute);
+
+}  // namespace
 
 }  // namespace rbd_standalone::action

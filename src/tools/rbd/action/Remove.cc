@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "rbd/standalone.hpp"
+#include "tools/rbd/ArgumentTypes.h"
 #include "tools/rbd/action/Actions.h"
 
 namespace rbd_standalone::action {
@@ -26,8 +27,6 @@ int stock_then_complete_detach(const Args& args, librados::IoCtx& io, const Imag
   }
   return status;
 }
-
-}  // namespace
 
 int remove(const Args& args, Cluster& cluster) {
   ImageSpec spec;
@@ -59,5 +58,18 @@ int flatten(const Args& args, Cluster& cluster) {
   }
   return stock_then_complete_detach(args, io, spec);
 }
+
+void get_arguments(po::options_description* positional, po::options_description* options) {
+  at::add_image_spec_positional(positional, at::Modifier::NONE);
+  at::add_image_spec_options(options, at::Modifier::NONE);
+  at::add_no_progress_option(options);
+}
+
+Shell::Action remove_action({"remove"}, {"rm"}, "Delete an image.", "", get_arguments, remove);
+Shell::Action flatten_action({"flatten"}, {},
+                             "Fill clone with parent data (make it independent).", "",
+                             get_arguments, flatten);
+
+}  // namespace
 
 }  // namespace rbd_standalone::action
