@@ -668,8 +668,8 @@ test10() {
     rbd clone-standalone "${P1}/nonexistent" "${P1}/child_error1"
   expect_exit "clone-standalone from parent@snap: exit 22, mentions snapshot" 22 "snapshot" \
     rbd clone-standalone "${P1}/parent_features@snap" "${P1}/child_error2"
-  expect_exit "clone-standalone --image-feature invalid_feature: exit 1" 1 \
-    "invalid argument: invalid_feature" \
+  expect_exit "clone-standalone --image-feature invalid_feature: exit 1, as stock" 1 \
+    "the argument for option '--image-feature' is invalid" \
     rbd clone-standalone "${P1}/parent_features" "${P1}/child_error3" --image-feature invalid_feature
   local ls
   ls="$(must srbd ls "${P1}")"
