@@ -162,11 +162,16 @@ librados::IoCtx ioctx_of(rados_ioctx_t p) {
 
 extern "C" {
 
-int rbd_clone_standalone(rados_ioctx_t p_ioctx, const char* p_name, rados_ioctx_t c_ioctx,
+int rbd_standalone_clone(rados_ioctx_t p_ioctx, const char* p_name, rados_ioctx_t c_ioctx,
                          const char* c_name, rbd_image_options_t c_opts) {
   librados::IoCtx p = ioctx_of(p_ioctx), c = ioctx_of(c_ioctx);
   librbd::ImageOptions opts(c_opts);
   return librbd::standalone::clone(p, p_name, c, c_name, opts);
+}
+
+int rbd_clone_standalone(rados_ioctx_t p_ioctx, const char* p_name, rados_ioctx_t c_ioctx,
+                         const char* c_name, rbd_image_options_t c_opts) {
+  return rbd_standalone_clone(p_ioctx, p_name, c_ioctx, c_name, c_opts);
 }
 
 int rbd_standalone_list_children(rados_ioctx_t ioctx, const char* name, int flags,

@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -71,7 +72,7 @@ class Cluster:
         self.vstart = os.path.join(args.repo, 'src', 'vstart.sh')
 
     def start(self):
-        build = os.path.join(self.args.repo, 'build')
+        build = self.args.build_dir or os.path.join(self.args.repo, 'build')
         out = subprocess.run(
             [self.vstart, 'start', '--dir', self.dir, '--mon-port', str(self.args.mon_port),
              '--class-dir', os.path.join(build, 'lib', 'rados-classes'), '--mgr',
@@ -190,6 +191,56 @@ def diff_objects(ioctx, parent, child, written):
     return out[:10]
 
 
+def object_map_invalid(ioctx, name):
+    with rbd.Image(ioctx, name, read_only=True) as im:
+        return bool(im.flags() & rbd.RBD_FLAG_OBJECT_MAP_INVALID)
+
+
+def stale_map_bits(ioctx, image_id):
+    """Objects the HEAD object map (stock BitVector<2>) says EXISTS (1)
+    that do not exist."""
+    data = ioctx.read('rbd_object_map.' + image_id, 1 << 20)
+    hlen = int.from_bytes(data[0:4], 'little')
+    count = int.from_bytes(data[10:18], 'little')
+    packed = data[4 + hlen:4 + hlen + (count + 3) // 4]
+    out = []
+    for i in range(count):
+        if (packed[i >> 2] >> (6 - 2 * (i & 3))) & 3 == 1:
+            try:
+                ioctx.stat('rbd_data.%s.%016x' % (image_id, i))
+            except rados.ObjectNotFound:
+                out.append(i)
+    return out
+
+
+def plant_stale_bits(cl, ioctx, parent, child, tries=12):
+    """Clones child (auto-flatten off for it) and SIGKILLs a stock
+    `rbd flatten` of it part-way, until the kill leaves stale map bits;
+    breaks the dead owner's lock.  Returns the stale objects ([]: none)."""
+    R = rbd.RBD()
+    for n in range(tries):
+        R.clone_standalone(ioctx, parent, ioctx, child)
+        cl.ceph('rbd', 'standalone', 'flatten-threshold', 'set', 'rbd/' + child, '0')
+        with rbd.Image(ioctx, child, read_only=True) as im:
+            cid = im.id()
+        p = subprocess.Popen(['/usr/bin/rbd', '-c', cl.conf, 'flatten', '--no-progress',
+                              'rbd/' + child], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(0.6 + 0.25 * n)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        with rbd.Image(ioctx, child) as im:
+            for owner in list(im.lock_get_owners()):
+                im.lock_break(owner['mode'], owner['owner'])
+            linked = has_parent(im)
+        stale = stale_map_bits(ioctx, cid) if linked else []
+        if stale:
+            return stale
+        R.remove(ioctx, child)
+        R.list_children_standalone(ioctx, parent, snapshots=False)
+    return []
+
+
 def child_row(st, name):
     for p in st['parents']:
         for c in p['children']:
@@ -204,6 +255,8 @@ def main():
     ap.add_argument('--dir', default='/tmp/mgr-test')
     ap.add_argument('--mon-port', type=int, default=18210)
     ap.add_argument('--repo', default=REPO)
+    ap.add_argument('--build-dir', default=None,
+                    help='the CMake build tree (default: REPO/build)')
     ap.add_argument('--keep', action='store_true')
     args = ap.parse_args()
     if not (18200 <= args.mon_port <= 18399):
@@ -334,6 +387,25 @@ def run(cl, args):
         check(not bad, 'c1-c3 data unchanged%s' % (' (differ: %s)' % ', '.join(
             '%s at objects %s' % (c, diff_objects(io, 'pc', c, [0])) for c in bad) if bad else ''))
         check(wait_for(lambda: not fenced(io, 'pc'), 30), 'fence of pc lifted')
+        check(all(not object_map_invalid(io, c) for c in expc),
+              'c1-c3 object maps valid after the module\'s flatten')
+
+        # A child whose object map says EXISTS for objects it does not hold:
+        # a stock flatten SIGKILLed between a copy-up's map update and its
+        # write leaves that.  Stock flatten would skip them and detach the
+        # parent (they would read as zeros); the module's must copy them.
+        stale = plant_stale_bits(cl, io, 'pc', 'c4')
+        check(stale, 'c4: a killed stock flatten left map bits without objects (%s)'
+              % ', '.join(map(str, stale)))
+        if stale:
+            exp4 = expected_digest(io, 'pc', [])
+            cl.ceph('rbd', 'standalone', 'flatten-threshold', 'set', 'rbd/c4', '0.01')
+            check(wait_for(lambda: not has_parent(io, 'c4'), 120), 'c4 auto-flattened')
+            same = digest(io, 'c4') == exp4
+            check(same, 'c4 data unchanged by the flatten%s' % (
+                '' if same else ' (differ: objects %s)' % diff_objects(io, 'pc', 'c4', [])))
+            check(not object_map_invalid(io, 'c4'), 'c4 object map valid after it')
+            check(wait_for(lambda: not fenced(io, 'pc'), 30), 'fence of pc lifted again')
 
     # ---- D: health checks ------------------------------------------------
     sid = make_parent(io, 'pd', 2, b'pd')

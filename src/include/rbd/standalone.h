@@ -3,7 +3,7 @@
  *
  * A standalone clone is a copy-on-write child of another image's HEAD (no
  * snapshot).  It needs the cls_rbd overlay on the OSDs; without it
- * rbd_clone_standalone() fails with -EOPNOTSUPP and creates nothing.
+ * rbd_standalone_clone() fails with -EOPNOTSUPP and creates nothing.
  * Link with -lrbd_standalone (on top of the stock librbd and librados).
  */
 #ifndef CEPH_RBD_STANDALONE_H
@@ -91,7 +91,14 @@ typedef struct {
  * default to the parent's.  Errors: -EINVAL bad options or a parent name
  * with "@snap", -ENOENT no parent, -EEXIST child exists, -EOPNOTSUPP the
  * OSDs lack the overlay or rbd_standalone_clone_enabled is false, -EBUSY a
- * client has the parent open for writing. */
+ * client has the parent open for writing.
+ * Every call of this API is named rbd_standalone_*; rbd_clone_standalone
+ * is the same call under the name the original specification gave it, kept
+ * for the programs written to it. */
+CEPH_RBD_STANDALONE_API
+int rbd_standalone_clone(rados_ioctx_t p_ioctx, const char *p_name,
+                         rados_ioctx_t c_ioctx, const char *c_name,
+                         rbd_image_options_t c_opts);
 CEPH_RBD_STANDALONE_API
 int rbd_clone_standalone(rados_ioctx_t p_ioctx, const char *p_name,
                          rados_ioctx_t c_ioctx, const char *c_name,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "cls/rbd/cls_rbd_client.h"
@@ -51,22 +52,50 @@ librados::IoCtx metadata_ioctx(librados::IoCtx& ioctx, const std::string& image_
 
 const std::vector<OptionDefinition>& options() {
   static const std::vector<OptionDefinition> defs{
-      {"rbd_standalone_clone_enabled", true,
+      {"rbd_standalone_clone_enabled", OptionDefinition::BOOL, "true",
        "allow creating standalone (parentless) clones"},
-      {"rbd_standalone_clone_require_object_map", true,
+      {"rbd_standalone_clone_require_object_map", OptionDefinition::BOOL, "true",
        "refuse standalone clones whose child lacks the object-map feature"},
+      {"rbd_standalone_clone_auto_flatten_threshold", OptionDefinition::FRACTION, "0",
+       "the ceph-mgr module flattens a child once this fraction of its parent's "
+       "objects is copied up (0: never)"},
   };
   return defs;
 }
 
-bool is_option(const std::string& name) {
+namespace {
+
+const OptionDefinition* find_option(const std::string& name) {
   for (const auto& o : options()) {
     if (name == o.name) {
-      return true;
+      return &o;
     }
   }
-  return false;
+  return nullptr;
 }
+
+// "0.5" or "50%" -> "0.5"; false unless within [0, 1].
+bool normalize_fraction(const std::string& value, std::string* out) {
+  std::string v = value;
+  double scale = 1;
+  if (!v.empty() && v.back() == '%') {
+    v.pop_back();
+    scale = 100;
+  }
+  char* end = nullptr;
+  double f = v.empty() ? -1 : strtod(v.c_str(), &end) / scale;
+  if (end == nullptr || *end != '\0' || !(f >= 0 && f <= 1)) {
+    return false;
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%g", f);
+  *out = buf;
+  return true;
+}
+
+}  // namespace
+
+bool is_option(const std::string& name) { return find_option(name) != nullptr; }
 
 int parse_bool(const std::string& value, bool* out) {
   std::string v = value;
@@ -91,12 +120,7 @@ const char* to_string(Source source) {
 
 int get(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name,
         Value* value) {
-  const OptionDefinition* def = nullptr;
-  for (const auto& o : options()) {
-    if (name == o.name) {
-      def = &o;
-    }
-  }
+  const OptionDefinition* def = find_option(name);
   if (def == nullptr) {
     return util::fail(-EINVAL, "unknown standalone-clone option: " + name);
   }
@@ -118,7 +142,7 @@ int get(librados::IoCtx& ioctx, const std::string& image_id, const std::string& 
   } else if (r != -ENOENT) {
     return r;
   }
-  value->value = def->default_value ? "true" : "false";
+  value->value = def->default_value;
   value->source = Source::DEFAULT;
   return 0;
 }
@@ -139,19 +163,27 @@ int get_bool(librados::IoCtx& ioctx, const std::string& image_id, const std::str
 
 int set(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name,
         const std::string& value) {
-  bool b = false;
-  if (!is_option(name)) {
+  const OptionDefinition* def = find_option(name);
+  if (def == nullptr) {
     return util::fail(-EINVAL, "unknown standalone-clone option: " + name);
   }
-  if (parse_bool(value, &b) < 0) {
+  std::string stored;
+  bool b = false;
+  if (def->type == OptionDefinition::BOOL) {
+    if (parse_bool(value, &b) < 0) {
+      return util::fail(-EINVAL, "invalid value '" + value + "' for " + name +
+                                     ": use true or false");
+    }
+    stored = b ? "true" : "false";
+  } else if (!normalize_fraction(value, &stored)) {
     return util::fail(-EINVAL, "invalid value '" + value + "' for " + name +
-                                   ": use true or false");
+                                   ": use a fraction from 0 to 1, or a percentage (50%)");
   }
   // metadata_set input: map<string, bufferlist>.
   Encoder e;
   e.u32(1);
   e.str(CONF_PREFIX + name);
-  e.str(b ? "true" : "false");
+  e.str(stored);
   librados::IoCtx io = metadata_ioctx(ioctx, image_id);
   return cl::exec(io, metadata_oid(image_id), "metadata_set", e.bytes(), nullptr);
 }

@@ -23,13 +23,17 @@
 namespace librbd::standalone::api {
 
 struct OptionDefinition {
+  enum Type { BOOL, FRACTION };  // FRACTION: 0..1, or N% when set
   const char* name;
-  bool default_value;
+  Type type;
+  const char* default_value;
   const char* description;
 };
 
 // rbd_standalone_clone_enabled (default true: deploying the overlay is the
-// opt-in), rbd_standalone_clone_require_object_map (default true).
+// opt-in), rbd_standalone_clone_require_object_map (default true), and
+// rbd_standalone_clone_auto_flatten_threshold (default 0, off), which the
+// ceph-mgr module acts on.
 const std::vector<OptionDefinition>& options();
 bool is_option(const std::string& name);
 
@@ -50,7 +54,8 @@ int get(librados::IoCtx& ioctx, const std::string& image_id, const std::string& 
 int get_bool(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name,
              bool* value);
 
-// Pool level (image_id empty) or image level settings.
+// Pool level (image_id empty) or image level settings; values are checked
+// and stored normalised ("true"/"false", a fraction as "0.5").
 int set(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name,
         const std::string& value);
 int remove(librados::IoCtx& ioctx, const std::string& image_id, const std::string& name);

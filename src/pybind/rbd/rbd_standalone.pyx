@@ -75,7 +75,7 @@ cdef extern from "rbd/standalone.h" nogil:
         uint64_t overlap
     int RBD_LIST_CHILDREN_DESCENDANTS
     int RBD_LIST_CHILDREN_SNAPSHOTS
-    int rbd_clone_standalone(rados_ioctx_t p_ioctx, const char* p_name,
+    int rbd_standalone_clone(rados_ioctx_t p_ioctx, const char* p_name,
                              rados_ioctx_t c_ioctx, const char* c_name,
                              rbd_image_options_t c_opts)
     int rbd_standalone_list_children(rados_ioctx_t ioctx, const char* name, int flags,
@@ -215,7 +215,7 @@ def clone_standalone(self, p_ioctx, p_name, c_ioctx, c_name, features=None, orde
             dp = _b(data_pool)
             rbd_image_options_set_string(opts, RBD_IMAGE_OPTION_DATA_POOL, dp)
         with nogil:
-            ret = rbd_clone_standalone(p, pn_c, c, cn_c, opts)
+            ret = rbd_standalone_clone(p, pn_c, c, cn_c, opts)
         if ret < 0:
             _raise(ret, 'error creating standalone clone %s' % c_name)
     finally:

@@ -392,9 +392,14 @@ TEST_F(StandaloneClone, CApiCloneReadsParentAndReportsStandaloneParent) {
 
   rbd_image_options_t opts;
   rbd_image_options_create(&opts);
-  int r = rbd_clone_standalone(c_ioctx, p.name.c_str(), c_ioctx, child.c_str(), opts);
+  int r = rbd_standalone_clone(c_ioctx, p.name.c_str(), c_ioctx, child.c_str(), opts);
+  ASSERT_EQ(0, r) << rbd_standalone_last_error();
+  // The specification's name for the same call.
+  std::string child2 = unique("child");
+  r = rbd_clone_standalone(c_ioctx, p.name.c_str(), c_ioctx, child2.c_str(), opts);
   rbd_image_options_destroy(opts);
   ASSERT_EQ(0, r) << rbd_standalone_last_error();
+  ASSERT_EQ(0, sa::remove(ioctx, child2));
   EXPECT_STREQ("", rbd_standalone_last_error());
 
   EXPECT_TRUE(exists(ioctx, child));
@@ -1550,6 +1555,21 @@ TEST_F(StandaloneClone, ConfigResolutionOrder) {
   EXPECT_EQ(-EINVAL, config::get(ioctx, p.id, "rbd_no_such_option", &v));
   EXPECT_EQ(-EINVAL, config::set(ioctx, "", ENABLED, "maybe"));
   EXPECT_EQ(-EINVAL, config::set(ioctx, "", "rbd_no_such_option", "true"));
+  // The mgr module's threshold: a fraction, or a percentage, stored as a fraction.
+  const char* THRESHOLD = "rbd_standalone_clone_auto_flatten_threshold";
+  ASSERT_EQ(0, config::get(ioctx, p.id, THRESHOLD, &v));
+  EXPECT_EQ("0", v.value);
+  EXPECT_EQ(config::Source::DEFAULT, v.source);
+  ASSERT_EQ(0, config::set(ioctx, p.id, THRESHOLD, "50%"));
+  ASSERT_EQ(0, config::get(ioctx, p.id, THRESHOLD, &v));
+  EXPECT_EQ("0.5", v.value);
+  EXPECT_EQ(config::Source::IMAGE, v.source);
+  for (const char* bad : {"1.5", "-0.1", "abc", "", "50%%", "0.5x"}) {
+    EXPECT_EQ(-EINVAL, config::set(ioctx, p.id, THRESHOLD, bad)) << bad;
+  }
+  ASSERT_EQ(0, config::get(ioctx, p.id, THRESHOLD, &v));
+  EXPECT_EQ("0.5", v.value);  // unchanged by the refused values
+  ASSERT_EQ(0, config::remove(ioctx, p.id, THRESHOLD));
   ASSERT_EQ(0, config::get(ioctx, "", ENABLED, &v));
   EXPECT_EQ(config::Source::DEFAULT, v.source);
 }

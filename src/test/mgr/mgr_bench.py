@@ -43,10 +43,12 @@ def main():
     ap.add_argument('--dir', default='/tmp/mgr-bench')
     ap.add_argument('--mon-port', type=int, default=18230)
     ap.add_argument('--repo', default=REPO)
+    ap.add_argument('--build-dir', default=None,
+                    help='the CMake build tree (default: REPO/build)')
     ap.add_argument('--keep', action='store_true')
     args = ap.parse_args()
     vstart = os.path.join(args.repo, 'src', 'vstart.sh')
-    build = os.path.join(args.repo, 'build')
+    build = args.build_dir or os.path.join(args.repo, 'build')
     subprocess.run([vstart, 'start', '--dir', args.dir, '--mon-port', str(args.mon_port),
                     '--memstore-bytes', str(6 << 30),
                     '--class-dir', os.path.join(build, 'lib', 'rados-classes'), '--mgr',
@@ -62,8 +64,16 @@ def main():
 
 
 def ceph(conf, *a):
-    return subprocess.run(['ceph', '-c', conf] + list(a), check=True, text=True,
-                          stdout=subprocess.PIPE, timeout=600).stdout
+    for attempt in range(5):
+        p = subprocess.run(['ceph', '-c', conf] + list(a), text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=600)
+        # A busy machine: the CLI could not fetch the command table in time.
+        if p.returncode == 0 or 'problem getting command descriptions' not in p.stderr:
+            break
+        time.sleep(2)
+    if p.returncode != 0:
+        raise RuntimeError('ceph %s: %s' % (' '.join(a), p.stderr))
+    return p.stdout
 
 
 def wait_for(pred, timeout, step=0.2):

@@ -5,6 +5,7 @@ PYTHONPATH.  Images are checked with the stock python3-rbd.  If the cluster
 is unreachable every test errors out (never skips).
 """
 import errno
+import json
 import os
 
 import pytest
@@ -227,3 +228,51 @@ def _child_spec(pool_id, image_id):
     body = pool_id.to_bytes(8, 'little', signed=True) + \
         len(image_id).to_bytes(4, 'little') + image_id.encode() + (0).to_bytes(4, 'little')
     return bytes([2, 1]) + len(body).to_bytes(4, 'little') + body
+
+
+def test_options_come_from_the_cluster_not_from_a_conf_file(tmp_path, cluster, ioctx, parent):
+    """A handle built from a conf file that says rbd_standalone_clone_enabled
+    = false still clones: the options are pool/image settings every client
+    reads from the cluster; no ceph.conf is read behind the handle's back."""
+    conf = tmp_path / 'ceph.conf'
+    conf.write_text(open(os.environ['CEPH_CONF']).read() +
+                    '\n[client]\nrbd_standalone_clone_enabled = false\n')
+    other = rados.Rados(conffile=str(conf))
+    other.connect(timeout=20)
+    try:
+        with other.open_ioctx(ioctx.get_pool_name()) as io:
+            kid = name('child')
+            rbd.RBD().clone_standalone(io, parent, io, kid)
+            assert [k['image'] for k in rbd.RBD().list_children_standalone(io, parent)] == [kid]
+            rbd.RBD().remove_standalone(io, kid)
+    finally:
+        other.shutdown()
+
+
+def test_overlay_status_reports_every_osd(cluster, ioctx):
+    status = rbd_standalone.overlay_status(cluster)
+    osds = json.loads(cluster.mon_command(json.dumps({'prefix': 'osd ls', 'format': 'json'}),
+                                          b'')[1])
+    assert [o['osd'] for o in status] == sorted(osds)
+    for o in status:
+        assert o['up'] and o['overlay'] == 'running' and o['version'] >= 4, o
+        assert o['ceph_version'].startswith('16.2.'), o
+    assert rbd_standalone.overlay_status(ioctx) == status  # through an ioctx too
+    assert rbd_standalone.overlay_versions_by_osd(cluster) == \
+        {o['osd']: o['version'] for o in status}
+
+
+def test_prune_children_standalone_drops_stale_registrations(ioctx, parent):
+    r = rbd.RBD()
+    kid = name('child')
+    r.clone_standalone(ioctx, parent, ioctx, kid)
+    assert r.prune_children_standalone(ioctx, parent) == 0  # nothing stale
+    with rbd.Image(ioctx, parent, read_only=True) as img:
+        parent_header = 'rbd_header.' + img.id()
+    # A registration whose child does not exist: stale.
+    ioctx.execute(parent_header, 'rbd', 'standalone_child_attach',
+                  _child_spec(ioctx.get_pool_id(), 'feedfacecafe'))
+    assert len(r.list_children_standalone(ioctx, parent)) == 2
+    assert r.prune_children_standalone(ioctx, parent) == 1
+    assert [k['image'] for k in r.list_children_standalone(ioctx, parent)] == [kid]
+    r.remove_standalone(ioctx, kid)
