@@ -190,7 +190,8 @@ int rbd_standalone_list_children(rados_ioctx_t ioctx, const char* name, int flag
     const ChildInfo& c = list[i];
     children[i] = {c.pool_id, dup(c.pool_name), dup(c.pool_namespace), dup(c.image_id),
                    dup(c.image_name), c.parent_type, c.parent_snap_id,
-                   dup(c.parent_snap_name), dup(c.parent_image_name), c.depth, c.state};
+                   dup(c.parent_snap_name), dup(c.parent_image_name), c.depth, c.state,
+                   c.state_since};
   }
   *max = list.size();
   return 0;

@@ -13,7 +13,7 @@ the binding on the mgr's PYTHONPATH), enables the module, and checks:
      queue from RADOS and runs it; the fence lifts with the last child;
      progress events; (full mode: also a kill during a running flatten)
   D. health: stale registration, child whose parent is missing, OSD
-     without the overlay (if the binding has overlay_versions_by_osd):
+     without the overlay:
      each raised, then cleared once fixed
   E. status output, plain and JSON
 
@@ -437,26 +437,19 @@ def run(cl, args):
     check(wait_for(lambda: 'RBD_STANDALONE_PARENT_MISSING' not in cl.health(), 30),
           'parent-missing warning cleared after the child was removed')
 
-    import importlib
-    binding = importlib.import_module('rbd_standalone')
-    if hasattr(binding, 'overlay_versions_by_osd'):
-        link = os.path.join(cl.dir, 'rados-classes', 'libcls_rbd.so')
-        target = os.readlink(link)
-        stock = '/usr/lib/x86_64-linux-gnu/rados-classes/libcls_rbd.so'
-        os.unlink(link)
-        os.symlink(stock, link)
-        cl.vs('restart-osd', '0')
-        check(wait_for(lambda: 'RBD_STANDALONE_OVERLAY_MISSING' in cl.health(), 60),
-              'HEALTH_WARN RBD_STANDALONE_OVERLAY_MISSING raised (osd.0 on stock cls_rbd)')
-        os.unlink(link)
-        os.symlink(target, link)
-        cl.vs('restart-osd', '0')
-        check(wait_for(lambda: 'RBD_STANDALONE_OVERLAY_MISSING' not in cl.health(), 60),
-              'overlay warning cleared with the overlay back')
-    else:
-        print('SKIP overlay health check: the binding lacks overlay_versions_by_osd')
-        st = cl.status()
-        check(st['overlay'].get('checked') is False, 'status says the overlay was not checked')
+    link = os.path.join(cl.dir, 'rados-classes', 'libcls_rbd.so')
+    target = os.readlink(link)
+    stock = '/usr/lib/x86_64-linux-gnu/rados-classes/libcls_rbd.so'
+    os.unlink(link)
+    os.symlink(stock, link)
+    cl.vs('restart-osd', '0')
+    check(wait_for(lambda: 'RBD_STANDALONE_OVERLAY_MISSING' in cl.health(), 60),
+          'HEALTH_WARN RBD_STANDALONE_OVERLAY_MISSING raised (osd.0 on stock cls_rbd)')
+    os.unlink(link)
+    os.symlink(target, link)
+    cl.vs('restart-osd', '0')
+    check(wait_for(lambda: 'RBD_STANDALONE_OVERLAY_MISSING' not in cl.health(), 60),
+          'overlay warning cleared with the overlay back')
     check(not any(k.startswith('RBD_STANDALONE') for k in cl.health()),
           'no RBD_STANDALONE health check left')
     io.close()

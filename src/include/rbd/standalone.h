@@ -61,6 +61,9 @@ typedef struct {
   char *parent_image_name;      /* the image this child hangs from */
   int depth;                    /* 1 = direct child, 2 = grandchild, ... */
   rbd_child_state_t state;
+  uint64_t state_since;         /* HEAD children: when the registry entry got its
+                                   state (attach or detach asked), seconds since the
+                                   epoch; 0 if unknown (entries of overlay v1/v2) */
 } rbd_standalone_child_t;
 
 typedef struct {

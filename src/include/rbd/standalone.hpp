@@ -28,6 +28,7 @@ struct ChildInfo {
   std::string parent_image_name;
   int depth = 1;
   rbd_child_state_t state = RBD_CHILD_STATE_OK;
+  uint64_t state_since = 0;  // see rbd_standalone_child_t
 };
 
 struct ParentInfo {

@@ -197,6 +197,7 @@ int head_children(librados::IoCtx& ioctx, const ImageRef& parent, int depth,
     c.parent_snap_id = NOSNAP;
     c.parent_image_name = parent.name;
     c.depth = depth;
+    c.state_since = entry.since.sec;
     librados::IoCtx child_ioctx;
     auto key = std::make_pair(spec.pool_id, spec.pool_namespace);
     if (util::ioctx_for(ioctx, spec.pool_id, spec.pool_namespace, &child_ioctx) == 0) {

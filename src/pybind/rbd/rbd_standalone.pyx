@@ -63,6 +63,7 @@ cdef extern from "rbd/standalone.h" nogil:
         char* parent_image_name
         int depth
         rbd_child_state_t state
+        uint64_t state_since
     ctypedef struct rbd_standalone_parent_info_t:
         rbd_parent_type_t parent_type
         int64_t pool_id
@@ -241,7 +242,9 @@ def list_children_standalone(self, ioctx, name, descendants=False, snapshots=Tru
         'trash', 'in_progress' (a clone is making it), 'detaching' (a
         detach was asked; the child still reads through the parent),
         'unverified' (its header could not be read), or stale: 'missing',
-        'not_linked'
+        'not_linked'; ``state_since``: when a HEAD child's registry entry
+        got that state (attach, or the detach asked), seconds since the
+        epoch (0: unknown)
     :raises: :class:`ImageNotFound`
     """
     cdef rados_ioctx_t io = _io(ioctx)
@@ -273,7 +276,8 @@ def list_children_standalone(self, ioctx, name, descendants=False, snapshots=Tru
                 'parent_type': PARENT_TYPES[c.parent_type],
                 'parent_snapshot': _s(c.parent_snap_name),
                 'parent_image': _s(c.parent_image_name),
-                'depth': c.depth, 'state': CHILD_STATES.get(c.state, 'unknown')})
+                'depth': c.depth, 'state': CHILD_STATES.get(c.state, 'unknown'),
+                'state_since': c.state_since})
         rbd_standalone_list_children_cleanup(children, num)
         return result
     finally:

@@ -262,6 +262,17 @@ def test_overlay_status_reports_every_osd(cluster, ioctx):
         {o['osd']: o['version'] for o in status}
 
 
+def test_listing_tells_when_each_entry_got_its_state(ioctx, parent):
+    import time
+    r = rbd.RBD()
+    before = int(time.time()) - 1
+    kid = name('child')
+    r.clone_standalone(ioctx, parent, ioctx, kid)
+    (entry,) = r.list_children_standalone(ioctx, parent)
+    assert before <= entry['state_since'] <= int(time.time()) + 1, entry
+    r.remove_standalone(ioctx, kid)
+
+
 def test_prune_children_standalone_drops_stale_registrations(ioctx, parent):
     r = rbd.RBD()
     kid = name('child')
