@@ -4,13 +4,16 @@
 # Idempotent: when everything is already installed it only checks and exits.
 set -euo pipefail
 
+# dpkg-dev, file, binutils: the Debian package (cpack -G DEB runs
+# dpkg-shlibdeps, file and strip; the package test uses readelf and nm).
 PACKAGES=(
   ceph-mon ceph-osd ceph-mgr ceph-common
   librbd-dev librados-dev libradospp-dev rados-objclass-dev
   python3-rbd python3-rados cython3 python3-dev python3-pytest python3-matplotlib
   libgtest-dev libgmock-dev googletest
-  libfmt-dev libboost-dev
+  libfmt-dev libboost-dev libboost-program-options-dev
   cmake g++ make pkg-config
+  dpkg-dev file binutils
   xxd jq uuid-runtime procps
   qemu-utils qemu-block-extra fio
 )

@@ -7,7 +7,9 @@ top="$(cd "$(dirname "$0")" && pwd)"
 build="${BUILD_DIR:-${top}/build}"
 
 "${top}/install-deps.sh"
-cmake -S "${top}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The package test builds the Debian package, installs it (as root), runs
+# the demo with the installed files only, and removes it again.
+cmake -S "${top}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRBD_STANDALONE_PACKAGE_TEST=ON
 cmake --build "${build}" -j2
 cd "${build}"
 ctest --output-on-failure --timeout 1800 "$@"

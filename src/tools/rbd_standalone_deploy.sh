@@ -74,6 +74,7 @@ c = rados.Rados(conffile=conf)
 c.connect(timeout=30)
 try:
     pools = [p for p in c.list_pools() if not p.startswith('.')]
+    pools.sort(key=lambda p: p != "rbd")  # the rbd pool first, if any
     if not pools:
         print("error: no pool to probe with")
         sys.exit(0)
@@ -127,15 +128,25 @@ set_conf_class_dir() {
   log "${conf}: [osd] osd class dir = $1"
 }
 
+# "ceph osd ok-to-stop" is a mgr command: without an active mgr it hangs.
+have_active_mgr() {
+  ceph_ mgr stat -f json 2>/dev/null |
+    /usr/bin/python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("available") else 1)'
+}
+
 wait_ok_to_stop() {
   local id="$1" deadline=$((SECONDS + TIMEOUT)) said=0
-  while ! ceph_ osd ok-to-stop "${id}" >/dev/null 2>&1; do
+  if ((!FORCE)) && ! have_active_mgr; then
+    die "no active mgr: 'ceph osd ok-to-stop' cannot answer (start the cluster with --mgr, or --force)"
+  fi
+  while ! timeout 30 ceph -c "${DIR}/ceph.conf" --connect-timeout 10 osd ok-to-stop "${id}" >/dev/null 2>&1; do
     if ((FORCE)); then
       log "osd.${id}: ok-to-stop says no; restarting anyway (--force)"
       return 0
     fi
     ((said)) || { log "osd.${id}: waiting for 'ceph osd ok-to-stop ${id}' (PGs recovering?)"; said=1; }
-    ((SECONDS < deadline)) || die "osd.${id} not ok-to-stop within ${TIMEOUT}s: $(ceph_ osd ok-to-stop "${id}" 2>&1 | tail -1)"
+    ((SECONDS < deadline)) ||
+      die "osd.${id} not ok-to-stop within ${TIMEOUT}s: $(timeout 30 ceph -c "${DIR}/ceph.conf" osd ok-to-stop "${id}" 2>&1 | tail -1)"
     sleep 2
   done
 }

@@ -275,7 +275,7 @@ int CloneRequest::check_overlay(librados::IoCtx& ioctx, const std::string& image
       return fail(-EOPNOTSUPP,
                   what + " does not run the cls_rbd standalone-clone overlay: point every "
                          "OSD's 'osd class dir' at the overlay's class directory and restart "
-                         "the OSDs one at a time ('rbd overlay status' lists them)");
+                         "the OSDs one at a time (the 'overlay status' command of the project's rbd lists them)");
     }
     return fail(-EOPNOTSUPP, what + " runs cls_rbd standalone-clone overlay v" +
                                  std::to_string(info.version) + "; this client needs v" +
