@@ -129,9 +129,16 @@ set_conf_class_dir() {
 }
 
 # "ceph osd ok-to-stop" is a mgr command: without an active mgr it hangs.
+# A mgr that is failing over, or a mon that is slow to answer right after an
+# OSD restart, gets 60 s before the answer counts as "no mgr".
 have_active_mgr() {
-  ceph_ mgr stat -f json 2>/dev/null |
-    /usr/bin/python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("available") else 1)'
+  local deadline=$((SECONDS + 60))
+  until ceph_ mgr stat -f json 2>/dev/null |
+      /usr/bin/python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("available") else 1)' \
+      2>/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 2
+  done
 }
 
 wait_ok_to_stop() {
