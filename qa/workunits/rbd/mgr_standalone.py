@@ -232,8 +232,7 @@ def plant_stale_bits(cl, ioctx, parent, child, tries=12):
         with rbd.Image(ioctx, child) as im:
             for owner in list(im.lock_get_owners()):
                 im.lock_break(owner['mode'], owner['owner'])
-            linked = has_parent(im)
-        stale = stale_map_bits(ioctx, cid) if linked else []
+        stale = stale_map_bits(ioctx, cid) if has_parent(ioctx, child) else []
         if stale:
             return stale
         R.remove(ioctx, child)

@@ -60,7 +60,7 @@ import rbd
 
 from mgr_module import MgrModule, Option
 
-from . import binding, formats, scanner, state
+from . import binding, formats, safe_flatten, scanner, state
 from .state import FlattenTask
 
 THRESHOLD_OPTION = formats.THRESHOLD_OPTION
@@ -651,13 +651,13 @@ class Module(MgrModule):
         try:
             with self.ioctx(t.pool, t.namespace) as io:
                 try:
-                    with rbd.Image(io, image_id=t.image_id) as image:
-                        try:
-                            pid = image.parent_id()
-                        except rbd.ImageNotFound:
-                            pid = None
-                        if pid == t.parent_id:
-                            image.flatten(on_progress=on_progress)
+                    # Never stock Image.flatten alone: it skips objects the
+                    # map says exist, and a copy-up killed part-way (this
+                    # module's own, after a mgr kill, or any client's) leaves
+                    # EXISTS on a missing object, which would then read as
+                    # zeros once the parent is detached (safe_flatten.py).
+                    safe_flatten.flatten(io, t.image_id, expected_parent_id=t.parent_id,
+                                         on_progress=on_progress)
                 except rbd.ImageNotFound:
                     pass  # the child is gone: nothing to flatten
             self.complete_detach(t)
