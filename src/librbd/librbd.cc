@@ -13,6 +13,7 @@
 #include "librbd/api/ObjectMap.h"
 #include "librbd/api/Overlay.h"
 #include "librbd/image/CloneRequest.h"
+#include "librbd/image/FlattenRequest.h"
 #include "librbd/image/PreRemoveRequest.h"
 #include "rbd/standalone.h"
 #include "rbd/standalone.hpp"
@@ -109,14 +110,7 @@ int remove(librados::IoCtx& ioctx, const std::string& name) {
 int flatten(librados::IoCtx& ioctx, const std::string& name) {
   util::set_error("");
   return with_detach(ioctx, name, [&] {
-    librbd::RBD rbd;
-    librbd::Image image;
-    int r = rbd.open(ioctx, image, name.c_str());
-    if (r < 0) {
-      return util::fail(r, "error opening image " + name);
-    }
-    r = image.flatten();
-    return r < 0 ? util::fail(r, "error flattening image " + name) : 0;
+    return image::FlattenRequest(ioctx, name).send();
   });
 }
 

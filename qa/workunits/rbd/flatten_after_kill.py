@@ -13,15 +13,17 @@ Each run: a fresh child of a parent with data in every object; stock
 time a whole flatten takes); the dead owner's exclusive lock is broken
 (as a live client's lock request does after the watch timeout); the map
 bits "EXISTS but no object" are counted; the flatten is redone by the
-mgr module's `safe_flatten.flatten` (src/pybind/mgr/rbd_standalone), or
-with `--stock` by stock Image.flatten; then every object of the child is
+mgr module's `safe_flatten.flatten` (src/pybind/mgr/rbd_standalone), with
+`--redo cli` by the project's `rbd flatten` (librbd/image/FlattenRequest),
+or with `--stock` by stock Image.flatten; then every object of the child is
 compared with the parent's and the object-map-invalid flag must be clear.
 
 Passes when no object differs and at least one run left such a stale map
 bit (else the check proved nothing).  `--stock` is expected to FAIL: it
 shows the hazard the module's flatten avoids.
 
-Usage: flatten_after_kill.py [--quick] [--stock] [--kinds standalone,snapshot]
+Usage: flatten_after_kill.py [--quick] [--stock | --redo module|cli|stock] [--rbd RBD]
+           [--kinds standalone,snapshot]
            [--dir /tmp/inv-fak] [--mon-port 18280] [--build-dir B] [--keep]
            [--conf CEPH_CONF: use a running cluster instead]
 Run with Debian's /usr/bin/python3 from the repository root; PYTHONPATH
@@ -136,10 +138,13 @@ class Runner:
         del cid
         return took
 
-    def retry_flatten(self, image_id):
-        if self.args.stock:
+    def retry_flatten(self, image_id, child):
+        if self.args.redo == 'stock':
             with rbd.Image(self.io, image_id=image_id) as im:
                 im.flatten()
+        elif self.args.redo == 'cli':
+            subprocess.run([self.args.rbd, '-c', self.args.conf, 'flatten', '--no-progress',
+                            'rbd/' + child], check=True)
         else:
             self.sf.flatten(self.io, image_id)
 
@@ -172,7 +177,7 @@ class Runner:
             states = map_states(self.io, cid)
             stale = [i for i in range(self.n) if states[i] == OBJECT_EXISTS and
                      not object_exists(self.io, 'rbd_data.%s.%016x' % (cid, i))]
-            self.retry_flatten(cid)
+            self.retry_flatten(cid, child)
             bad, zeros = [], 0
             with rbd.Image(self.io, child, read_only=True) as im:
                 linked = has_parent(im)
@@ -207,6 +212,12 @@ def main():
     ap.add_argument('--quick', action='store_true', help='one kind, fewer runs (< 2 min)')
     ap.add_argument('--stock', action='store_true',
                     help='redo the flatten with stock Image.flatten (expected to fail)')
+    ap.add_argument('--redo', choices=('module', 'cli', 'stock'), default='module',
+                    help="who flattens again: the mgr module's safe_flatten, the project's "
+                         "rbd flatten (--rbd), or stock Image.flatten (expected to FAIL)")
+    ap.add_argument('--rbd', default=os.environ.get('PROJECT_RBD'),
+                    help="the project's rbd, for --redo cli (default: $PROJECT_RBD or "
+                         "BUILD/bin/rbd)")
     ap.add_argument('--kinds', default=None, help='standalone,snapshot')
     ap.add_argument('--runs', type=int, default=None)
     ap.add_argument('--objects', type=int, default=None)
@@ -217,6 +228,8 @@ def main():
     ap.add_argument('--conf', default=None, help='a running cluster (not stopped)')
     ap.add_argument('--keep', action='store_true')
     args = ap.parse_args()
+    if args.stock:
+        args.redo = 'stock'
     args.kinds = (args.kinds or ('standalone' if args.quick else 'standalone,snapshot')).split(',')
     args.runs = args.runs or (8 if args.quick else 20)
     args.objects = args.objects or (24 if args.quick else 32)
@@ -232,6 +245,8 @@ def main():
         assert 'CEPH_CONF' in out
         args.conf = os.path.join(args.dir, 'ceph.conf')
         started = True
+    if args.rbd is None:
+        args.rbd = os.path.join(args.build_dir or os.path.join(args.repo, 'build'), 'bin', 'rbd')
     os.environ['CEPH_CONF'] = args.conf
     import rbd_standalone  # noqa: F401  (adds clone_standalone to rbd.RBD)
     cluster = rados.Rados(conffile=args.conf)
@@ -246,7 +261,8 @@ def main():
         if started and not args.keep:
             subprocess.run([vstart, 'stop', '--dir', args.dir], check=False)
     failed = 0
-    how = 'stock Image.flatten' if args.stock else 'safe_flatten.flatten (mgr module)'
+    how = {'stock': 'stock Image.flatten', 'cli': "the project's rbd flatten",
+           'module': 'safe_flatten.flatten (mgr module)'}[args.redo]
     for kind, tot in r.totals.items():
         print('%s, redone by %s: %s' % (kind, how, ', '.join(
             '%s %d' % (k, v) for k, v in tot.items())))

@@ -91,7 +91,9 @@ int find_standalone_link(librados::IoCtx& ioctx, const std::string& name, Standa
 // doing anything while it still does.
 CEPH_RBD_STANDALONE_API
 int complete_detach(librados::IoCtx& any, const StandaloneLink& link);
-// Stock flatten of `name`, then complete_detach.
+// Flattens `name` (any clone) without trusting its object map, which a
+// killed copy-up can leave wrong (librbd/image/FlattenRequest.h), then
+// complete_detach.
 CEPH_RBD_STANDALONE_API
 int flatten(librados::IoCtx& ioctx, const std::string& name);
 

@@ -6,6 +6,8 @@
 #include <boost/property_tree/ptree.hpp>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <map>
 #include <sstream>
 
@@ -22,7 +24,17 @@ namespace cl = cls::rbd::standalone::client;
 int mon_json(librados::Rados& rados, const std::string& command, pt::ptree* out) {
   librados::bufferlist in, reply;
   std::string status;
-  int r = rados.mon_command(command, in, &reply, &status);
+  // Right after connect the mon may answer EPERM (about 1 in 10 on a
+  // loopback cluster, before the session's caps are in place): wait for
+  // them up to 5 s; caps that really lack "osd dump" keep failing.
+  int r = -EPERM;
+  for (int attempt = 0; attempt < 20 && r == -EPERM; ++attempt) {
+    if (attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    reply.clear();
+    r = rados.mon_command(command, in, &reply, &status);
+  }
   if (r < 0) {
     return r;
   }
