@@ -923,6 +923,21 @@ cmd_stop_osd() {
   log "osd.${id} stopped and down"
 }
 
+# SIGKILLs our daemon NAME (pid PID) and waits until it is gone.  Nothing
+# of it is left to clean up but what it would have removed itself: its pid
+# file and admin socket.
+kill_daemon() {
+  local name="$1" pid="$2"
+  log "killing ${name} (pid ${pid}) with SIGKILL"
+  kill -KILL "${pid}" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while is_our_daemon "${pid}"; do
+    ((SECONDS < deadline)) || die "${name} (pid ${pid}) still runs ${STOP_TIMEOUT}s after SIGKILL"
+    sleep 0.1
+  done
+  rm -f -- "$(pid_file "${name}")" "${RUN_DIR}/${name}.asok"
+}
+
 cmd_kill_osd() {
   local id="${1-}" name pid
   (($# == 0)) || shift
@@ -931,15 +946,7 @@ cmd_kill_osd() {
   if ! pid="$(read_pid "${name}")" || ! is_our_daemon "${pid}"; then
     die "${name} of ${DIR} is not running"
   fi
-  log "killing ${name} (pid ${pid}) with SIGKILL"
-  kill -KILL "${pid}" 2>/dev/null || true
-  local deadline=$((SECONDS + STOP_TIMEOUT))
-  while is_our_daemon "${pid}"; do
-    ((SECONDS < deadline)) || die "${name} (pid ${pid}) still runs ${STOP_TIMEOUT}s after SIGKILL"
-    sleep 0.1
-  done
-  # Nothing of it is left to clean up but what it would have removed itself.
-  rm -f -- "$(pid_file "${name}")" "${RUN_DIR}/${name}.asok"
+  kill_daemon "${name}" "${pid}"
   log "${name} killed"
 }
 
@@ -971,14 +978,7 @@ cmd_restart_mgr() {
   old="$(mgr_active_gid 2>/dev/null || echo 0)"
   if pid="$(read_pid mgr.x)" && is_our_daemon "${pid}"; then
     if [[ "${sig}" == KILL ]]; then
-      log "killing mgr.x (pid ${pid}) with SIGKILL"
-      kill -KILL "${pid}" 2>/dev/null || true
-      local deadline=$((SECONDS + STOP_TIMEOUT))
-      while is_our_daemon "${pid}"; do
-        ((SECONDS < deadline)) || die "mgr.x (pid ${pid}) still runs ${STOP_TIMEOUT}s after SIGKILL"
-        sleep 0.1
-      done
-      rm -f -- "$(pid_file mgr.x)" "${RUN_DIR}/mgr.x.asok"
+      kill_daemon mgr.x "${pid}"
     else
       stop_daemons mgr.x
     fi

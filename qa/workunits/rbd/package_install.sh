@@ -41,11 +41,22 @@ ok() { echo "ok: $*"; }
 
 ((EUID == 0)) || fail "must run as root (apt install)"
 ((PORT >= 18400 && PORT <= 18599)) || fail "--mon-port must be in 18400..18599"
+# A run killed by CTest's timeout (SIGKILL: no trap runs) leaves its
+# cluster and the package behind.  The cluster lives in a fixed directory,
+# so the next start stops it; the package is purged only if this test's
+# marker says it installed it, never a package someone else installed.
+MARKER="${PKG_BUILD}/.package-test-installed"
 if dpkg-query -W -f='${db:Status-Status}' rbd-standalone 2>/dev/null | grep -qx installed; then
-  fail "rbd-standalone is already installed; remove it first (apt-get remove rbd-standalone)"
+  [[ -e "${MARKER}" ]] ||
+    fail "rbd-standalone is already installed; remove it first (apt-get remove rbd-standalone)"
+  echo "purging the package a killed run of this test left installed"
+  DEBIAN_FRONTEND=noninteractive apt-get purge -y rbd-standalone >/dev/null
 fi
+rm -f -- "${MARKER}"
 
-CLUSTER="$(mktemp -d /tmp/pkg-cluster.XXXXXX)"
+CLUSTER="${PKG_BUILD}/test-cluster"
+mkdir -p "${CLUSTER}"
+"${VSTART}" stop --dir "${CLUSTER}" >/dev/null 2>&1 || true
 WORK="$(mktemp -d /tmp/pkg-work.XXXXXX)"
 INSTALLED=0
 cleanup() {
@@ -53,10 +64,14 @@ cleanup() {
   set +e
   [[ -e "${CLUSTER}/.vstart-cluster" ]] && "${VSTART}" stop --dir "${CLUSTER}" >/dev/null 2>&1
   if ((INSTALLED)); then
-    DEBIAN_FRONTEND=noninteractive apt-get purge -y rbd-standalone >"${WORK}/remove.log" 2>&1 ||
-      { cat "${WORK}/remove.log" >&2; rc=1; }
+    if DEBIAN_FRONTEND=noninteractive apt-get purge -y rbd-standalone >"${WORK}/remove.log" 2>&1; then
+      rm -f -- "${MARKER}"
+    else
+      cat "${WORK}/remove.log" >&2
+      rc=1
+    fi
   fi
-  rm -rf -- "${CLUSTER}" "${WORK}"
+  rm -rf -- "${WORK}"
   printf '\n%s after %ds\n' "$([[ ${rc} == 0 ]] && echo PASSED || echo FAILED)" $((SECONDS - T0))
   exit "${rc}"
 }
@@ -96,6 +111,7 @@ done
 # ------------------------------------------------------------- install ---
 step "apt install ./${DEB##*/}"
 cp "${DEB}" "${WORK}/"
+touch "${MARKER}"
 INSTALLED=1
 (cd "${WORK}" && DEBIAN_FRONTEND=noninteractive apt-get install -y "./${DEB##*/}" >"${WORK}/install.log" 2>&1) ||
   { cat "${WORK}/install.log"; fail "apt install"; }
@@ -246,5 +262,6 @@ DEBIAN_FRONTEND=noninteractive apt-get purge -y rbd-standalone >>"${WORK}/remove
   { cat "${WORK}/remove.log"; fail "apt-get purge"; }
 ! dpkg-query -W rbd-standalone >/dev/null 2>&1 || fail "rbd-standalone still known to dpkg"
 INSTALLED=0
+rm -f -- "${MARKER}"
 stock_listing | diff "${WORK}/stock.before" - || fail "the stock class dir changed"
 ok "removed; stock class dir unchanged"

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "cls/rbd/cls_rbd_client.h"
@@ -91,9 +92,12 @@ int overlay_status(librados::Rados& rados, std::vector<OsdOverlay>* osds) {
     by_id[s.osd] = s;
   }
   // A read-only class call on a missing object fails before the method is
-  // looked up, so each OSD is asked through an object that exists: the
-  // first one listed in each PG, PG by PG, until every up OSD is asked.
+  // looked up, so each OSD is asked through an object that exists.  Listing
+  // from hash position p starts at the first object of PG p in the pool's
+  // sort order (or, PG p being empty, of a PG after it in that order, not
+  // p + 1): so every p is tried once, each object at most once.
   size_t probed = 0;
+  std::set<std::string> tried;
   for (const auto& [_, pool] : dump.get_child("pools", pt::ptree())) {
     std::string name = pool.get<std::string>("pool_name", "");
     uint32_t pg_num = pool.get<uint32_t>("pg_num", 0);
@@ -103,14 +107,11 @@ int overlay_status(librados::Rados& rados, std::vector<OsdOverlay>* osds) {
     }
     io.set_namespace(librados::all_nspaces);
     try {
-      for (uint32_t pg = 0; pg < pg_num && probed < up;) {
+      for (uint32_t pg = 0; pg < pg_num && probed < up; ++pg) {
         auto it = io.nobjects_begin(pg);
-        if (it == io.nobjects_end()) {
-          break;
-        }
-        pg = it.get_pg_hash_position() + 1;
-        if (!it->get_locator().empty()) {
-          continue;  // placed by its locator key; `osd map` maps by name
+        if (it == io.nobjects_end() || !it->get_locator().empty() ||
+            !tried.insert(name + "/" + it->get_nspace() + "/" + it->get_oid()).second) {
+          continue;  // (an object with a locator key is placed by it, not its name)
         }
         librados::IoCtx obj_io;
         obj_io.dup(io);

@@ -10,6 +10,7 @@ in ``sys.modules``.  Loading it adds its methods to the stock ``rbd.RBD``.
 
 import importlib.machinery
 import importlib.util
+import os
 import sys
 
 _binding = None
@@ -25,7 +26,11 @@ def load():
     if existing is not None and hasattr(existing, 'list_children_standalone'):
         _binding = existing
         return _binding
-    for entry in sys.path:
+    # The mgr's PYTHONPATH first: sys.path may list dist-packages before it,
+    # where an installed package's binding (built for another library
+    # version) would then win over the one the cluster was started with.
+    pythonpath = [e for e in os.environ.get('PYTHONPATH', '').split(os.pathsep) if e]
+    for entry in pythonpath + [e for e in sys.path if e not in pythonpath]:
         if not entry:
             continue
         try:

@@ -901,6 +901,14 @@ class Module(MgrModule):
             io.close()
             raise
 
+    def metadata_object(self, kind, pool, ns, image):
+        """(ioctx, oid) holding a pool's or an image's metadata: the pool's
+        rbd_info (default namespace, as the library keeps it) or the image's
+        header."""
+        if kind == 'pool':
+            return self.ioctx(pool), formats.POOL_METADATA_OID
+        return self.image_header(pool, ns, image)
+
     def cmd_threshold(self, action, scope, value, fmt):
         kind, pool, ns, image = parse_scope(scope)
         key = formats.THRESHOLD_META_KEY
@@ -911,12 +919,8 @@ class Module(MgrModule):
             text = formats.format_threshold(v)
             if kind == 'global':
                 self.set_module_option(THRESHOLD_OPTION, text)
-            elif kind == 'pool':
-                with self.ioctx(pool) as io:
-                    io.execute(formats.POOL_METADATA_OID, 'rbd', 'metadata_set',
-                               formats.encode_metadata_set({key: text}))
             else:
-                io, oid = self.image_header(pool, ns, image)
+                io, oid = self.metadata_object(kind, pool, ns, image)
                 with io:
                     io.execute(oid, 'rbd', 'metadata_set', formats.encode_metadata_set({key: text}))
             self.wake.set()
@@ -925,10 +929,7 @@ class Module(MgrModule):
             if kind == 'global':
                 self.set_module_option(THRESHOLD_OPTION, None)
             else:
-                if kind == 'pool':
-                    io, oid = self.ioctx(pool), formats.POOL_METADATA_OID
-                else:
-                    io, oid = self.image_header(pool, ns, image)
+                io, oid = self.metadata_object(kind, pool, ns, image)
                 with io:
                     try:
                         io.execute(oid, 'rbd', 'metadata_remove',
@@ -943,10 +944,7 @@ class Module(MgrModule):
                 here = float(self.opt(THRESHOLD_OPTION) or 0.0)
                 result.update(value=here, source='global')
             else:
-                if kind == 'pool':
-                    io, oid = self.ioctx(pool), formats.POOL_METADATA_OID
-                else:
-                    io, oid = self.image_header(pool, ns, image)
+                io, oid = self.metadata_object(kind, pool, ns, image)
                 with io:
                     with rados.ReadOpCtx() as op:
                         it, _ = io.get_omap_vals_by_keys(op, [formats.THRESHOLD_OMAP_KEY])
