@@ -261,6 +261,11 @@ int rbd_standalone_remove(rados_ioctx_t ioctx, const char* name) {
   return librbd::standalone::remove(io, name ? name : "");
 }
 
+int rbd_standalone_flatten(rados_ioctx_t ioctx, const char* name) {
+  librados::IoCtx io = ioctx_of(ioctx);
+  return librbd::standalone::flatten(io, name ? name : "");
+}
+
 int rbd_standalone_overlay_version(rados_ioctx_t ioctx, const char* name, uint32_t* version) {
   librados::IoCtx io = ioctx_of(ioctx);
   return librbd::standalone::overlay_version(io, name ? name : "", version);

@@ -149,6 +149,16 @@ const char *rbd_standalone_last_error(void);
 CEPH_RBD_STANDALONE_API
 int rbd_standalone_remove(rados_ioctx_t ioctx, const char *name);
 
+/* Flattens image `name` (a standalone or a snapshot clone) without
+ * trusting its object map, which a client killed during a copy-up can leave
+ * listing objects that were never written (stock 16.2 flatten skips them,
+ * and they read as zeros once the parent is detached): the map is flagged
+ * invalid for the flatten and rebuilt after it.  A standalone child is then
+ * detached from its parent (the last one lifts the parent's fence).
+ * -EINVAL if the image has no parent. */
+CEPH_RBD_STANDALONE_API
+int rbd_standalone_flatten(rados_ioctx_t ioctx, const char *name);
+
 /* The overlay version the OSD serving `name`'s header runs (-EOPNOTSUPP
  * if none). */
 CEPH_RBD_STANDALONE_API

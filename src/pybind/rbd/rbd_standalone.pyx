@@ -85,6 +85,7 @@ cdef extern from "rbd/standalone.h" nogil:
     int rbd_standalone_get_parent(rbd_image_t image, rbd_standalone_parent_info_t* info)
     void rbd_standalone_parent_info_cleanup(rbd_standalone_parent_info_t* info)
     int rbd_standalone_remove(rados_ioctx_t ioctx, const char* name)
+    int rbd_standalone_flatten(rados_ioctx_t ioctx, const char* name)
     int rbd_standalone_prune_children(rados_ioctx_t ioctx, const char* name, size_t* pruned)
     ctypedef struct rbd_standalone_osd_overlay_t:
         int osd
@@ -355,6 +356,31 @@ def remove_standalone(self, ioctx, name):
         _raise(ret, 'error removing image %s' % name)
 
 
+def flatten_standalone(self, ioctx, name):
+    """Flattens image ``name`` (a standalone or a snapshot clone) like stock
+    ``Image.flatten``, but without trusting its object map: a client killed
+    during a copy-up can leave the map listing objects that were never
+    written, which stock flatten skips and which then read as zeros.  The
+    map is flagged invalid for the flatten and rebuilt after it; a
+    standalone child is then detached from its parent.
+
+    :param ioctx: the image's pool
+    :type ioctx: :class:`rados.Ioctx`
+    :param name: the image
+    :type name: str
+    :raises: :class:`ImageNotFound`, :class:`InvalidArgument` (no parent),
+        :class:`ReadOnlyImage`
+    """
+    cdef rados_ioctx_t io = _io(ioctx)
+    cdef bytes n = _b(name)
+    cdef const char* n_c = n
+    cdef int ret
+    with nogil:
+        ret = rbd_standalone_flatten(io, n_c)
+    if ret < 0:
+        _raise(ret, 'error flattening image %s' % name)
+
+
 def prune_children_standalone(self, ioctx, name):
     """Drops the stale registrations of image ``name``'s standalone
     children (the child is gone, or no longer reads from this parent), as
@@ -443,5 +469,5 @@ def overlay_versions_by_osd(cluster):
 
 
 for _f in (clone_standalone, list_children_standalone, parent_info_standalone,
-           remove_standalone, prune_children_standalone):
+           remove_standalone, prune_children_standalone, flatten_standalone):
     setattr(_rbd.RBD, _f.__name__, _f)

@@ -287,3 +287,27 @@ def test_prune_children_standalone_drops_stale_registrations(ioctx, parent):
     assert r.prune_children_standalone(ioctx, parent) == 1
     assert [k['image'] for k in r.list_children_standalone(ioctx, parent)] == [kid]
     r.remove_standalone(ioctx, kid)
+
+
+def test_flatten_standalone_copies_data_and_lifts_the_fence(ioctx, parent):
+    r = rbd.RBD()
+    kid = name('child')
+    r.clone_standalone(ioctx, parent, ioctx, kid)
+    with rbd.Image(ioctx, kid) as img:
+        img.write(b'k' * 4096, 4 * MiB)  # one copied-up object
+    r.flatten_standalone(ioctx, kid)
+    with rbd.Image(ioctx, kid, read_only=True) as img:
+        with pytest.raises(rbd.ImageNotFound):
+            img.parent_id()
+        assert not img.flags() & rbd.RBD_FLAG_OBJECT_MAP_INVALID  # rebuilt
+        for i in range(4):
+            want = bytes([0x41 + i]) * (4 * MiB)
+            if i == 1:
+                want = b'k' * 4096 + want[4096:]
+            assert img.read(i * 4 * MiB, 4 * MiB) == want, i
+    assert r.list_children_standalone(ioctx, parent) == []  # detached: fence down
+    with rbd.Image(ioctx, parent) as img:
+        img.write(b'w', 0)
+    with pytest.raises(rbd.InvalidArgument):
+        r.flatten_standalone(ioctx, kid)  # no parent any more
+    r.remove_standalone(ioctx, kid)
