@@ -158,6 +158,22 @@ cdef rados_ioctx_t _io(ioctx) except NULL:
     return (<Ioctx>ioctx).io
 
 
+ctypedef int (*_image_op_t)(rados_ioctx_t, const char*) nogil
+
+
+cdef _run_image_op(_image_op_t op, ioctx, name, what):
+    """Runs the C call ``op(ioctx, name)`` without the GIL; a failure
+    raises as ``_raise`` does, with ``what`` and the image's name."""
+    cdef rados_ioctx_t io = _io(ioctx)
+    cdef bytes n = _b(name)
+    cdef const char* n_c = n
+    cdef int ret
+    with nogil:
+        ret = op(io, n_c)
+    if ret < 0:
+        _raise(ret, '%s %s' % (what, name))
+
+
 def clone_standalone(self, p_ioctx, p_name, c_ioctx, c_name, features=None, order=None,
                      stripe_unit=None, stripe_count=None, data_pool=None):
     """Clone the HEAD of image ``p_name`` (no snapshot) into a new image
@@ -346,14 +362,7 @@ def remove_standalone(self, ioctx, name):
     :raises: :class:`ImageNotFound`, :class:`ImageBusy` (the image has
         standalone children, or watchers), :class:`ImageHasSnapshots`
     """
-    cdef rados_ioctx_t io = _io(ioctx)
-    cdef bytes n = _b(name)
-    cdef const char* n_c = n
-    cdef int ret
-    with nogil:
-        ret = rbd_standalone_remove(io, n_c)
-    if ret < 0:
-        _raise(ret, 'error removing image %s' % name)
+    _run_image_op(rbd_standalone_remove, ioctx, name, 'error removing image')
 
 
 def flatten_standalone(self, ioctx, name):
@@ -371,14 +380,7 @@ def flatten_standalone(self, ioctx, name):
     :raises: :class:`ImageNotFound`, :class:`InvalidArgument` (no parent),
         :class:`ReadOnlyImage`
     """
-    cdef rados_ioctx_t io = _io(ioctx)
-    cdef bytes n = _b(name)
-    cdef const char* n_c = n
-    cdef int ret
-    with nogil:
-        ret = rbd_standalone_flatten(io, n_c)
-    if ret < 0:
-        _raise(ret, 'error flattening image %s' % name)
+    _run_image_op(rbd_standalone_flatten, ioctx, name, 'error flattening image')
 
 
 def prune_children_standalone(self, ioctx, name):
